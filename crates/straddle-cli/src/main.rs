@@ -1,0 +1,296 @@
+//! `straddle`: runs the server and administers accounts and API keys.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use straddle_server::admin;
+use straddle_server::config::{Config, Environment, default_database_url, default_secrets_file};
+use straddle_server::db::Db;
+use straddle_server::secrets::Secrets;
+use straddle_server::{Application, SystemClock, telemetry};
+use uuid::Uuid;
+
+/// A self-hostable Straddle Bridge API server and its tools.
+#[derive(Parser)]
+#[command(name = "straddle", version)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the API server.
+    ///
+    /// Example: straddle serve --addr 127.0.0.1:8080
+    Serve(ServeArgs),
+    /// Manage accounts and API keys without starting the server.
+    #[command(subcommand)]
+    Admin(AdminCommand),
+}
+
+#[derive(Args)]
+struct Storage {
+    /// Database URL: sqlite://PATH (default ./data/straddle.db) or postgres://…
+    #[arg(long, env = "STRADDLE_DATABASE_URL")]
+    database_url: Option<String>,
+    /// File holding the signing and encryption keys (default: beside the SQLite file, else ./data).
+    #[arg(long, env = "STRADDLE_SECRETS_FILE")]
+    secrets_file: Option<PathBuf>,
+}
+
+impl Storage {
+    fn database_url(&self) -> String {
+        self.database_url.clone().unwrap_or_else(default_database_url)
+    }
+
+    fn secrets_file(&self) -> PathBuf {
+        self.secrets_file.clone().unwrap_or_else(|| default_secrets_file(&self.database_url()))
+    }
+
+    async fn open(&self) -> anyhow::Result<(Db, Secrets)> {
+        let secrets = Secrets::load_or_create(&self.secrets_file())?;
+        let db = Db::connect(&self.database_url()).await?;
+        Ok((db, secrets))
+    }
+}
+
+#[derive(Args)]
+struct ServeArgs {
+    /// Address to listen on; port 0 picks a free port.
+    #[arg(long, env = "STRADDLE_ADDR", default_value = "127.0.0.1:8080")]
+    addr: std::net::SocketAddr,
+    #[command(flatten)]
+    storage: Storage,
+    /// sandbox (sandbox_outcome decides results) or production.
+    #[arg(long, env = "STRADDLE_ENVIRONMENT", value_enum, default_value_t = EnvironmentArg::Sandbox)]
+    environment: EnvironmentArg,
+    /// Delay before `processing_method: background` records reach their final status.
+    #[arg(long, env = "STRADDLE_BACKGROUND_DELAY_MS", default_value_t = 3000)]
+    background_delay_ms: u64,
+    /// Requests per second per platform (embedded accounts included); 0 disables.
+    #[arg(long, env = "STRADDLE_RATE_LIMIT", default_value_t = 1000)]
+    rate_limit: u32,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum EnvironmentArg {
+    Sandbox,
+    Production,
+}
+
+impl From<EnvironmentArg> for Environment {
+    fn from(value: EnvironmentArg) -> Self {
+        match value {
+            EnvironmentArg::Sandbox => Environment::Sandbox,
+            EnvironmentArg::Production => Environment::Production,
+        }
+    }
+}
+
+#[derive(Clone, Copy, Default, ValueEnum)]
+enum Output {
+    /// Human-readable lines.
+    #[default]
+    Text,
+    /// One JSON object.
+    Json,
+}
+
+#[derive(Subcommand)]
+enum AdminCommand {
+    /// Create a platform account and its first API key.
+    ///
+    /// Example: straddle admin bootstrap --database-url sqlite://data/straddle.db --output json
+    Bootstrap {
+        #[command(flatten)]
+        storage: Storage,
+        /// Account name (shown as the bridge token's account_name).
+        #[arg(long, default_value = "Sandbox Platform")]
+        name: String,
+        /// Environment the key works in.
+        #[arg(long, value_enum, default_value_t = EnvironmentArg::Sandbox)]
+        environment: EnvironmentArg,
+        /// Allow this account to call the unmasked endpoints.
+        #[arg(long)]
+        allow_unmask: bool,
+        #[arg(long, value_enum, default_value_t)]
+        output: Output,
+    },
+    /// Manage accounts.
+    #[command(subcommand)]
+    Accounts(AccountsCommand),
+    /// Manage API keys.
+    #[command(subcommand)]
+    Keys(KeysCommand),
+}
+
+#[derive(Subcommand)]
+enum AccountsCommand {
+    /// Create a platform account, or an embedded account with --parent.
+    ///
+    /// Example: straddle admin accounts create --name "Acme" --parent 0199… --output json
+    Create {
+        #[command(flatten)]
+        storage: Storage,
+        /// Account name.
+        #[arg(long)]
+        name: String,
+        /// Platform account that owns the new embedded account.
+        #[arg(long)]
+        parent: Option<Uuid>,
+        /// Allow this account to call the unmasked endpoints.
+        #[arg(long)]
+        allow_unmask: bool,
+        /// Environment of the account.
+        #[arg(long, value_enum, default_value_t = EnvironmentArg::Sandbox)]
+        environment: EnvironmentArg,
+        #[arg(long, value_enum, default_value_t)]
+        output: Output,
+    },
+}
+
+#[derive(Subcommand)]
+enum KeysCommand {
+    /// Issue an API key for an account.
+    ///
+    /// Example: straddle admin keys create --account 0199… --output json
+    Create {
+        #[command(flatten)]
+        storage: Storage,
+        /// The account the key acts as.
+        #[arg(long)]
+        account: Uuid,
+        #[arg(long, value_enum, default_value_t)]
+        output: Output,
+    },
+    /// Revoke an API key; running servers refuse it within seconds.
+    ///
+    /// Example: straddle admin keys revoke --key-id 0199…
+    Revoke {
+        #[command(flatten)]
+        storage: Storage,
+        /// The key id printed when the key was created.
+        #[arg(long)]
+        key_id: Uuid,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    telemetry::init();
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            eprintln!("error: cannot start the async runtime: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli.command)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(command: Command) -> anyhow::Result<()> {
+    match command {
+        Command::Serve(args) => serve(args).await,
+        Command::Admin(command) => run_admin(command).await,
+    }
+}
+
+async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    let mut config = Config::new(args.storage.database_url(), args.storage.secrets_file());
+    config.addr = args.addr;
+    config.environment = args.environment.into();
+    config.background_delay = Duration::from_millis(args.background_delay_ms);
+    config.rate_limit_per_second = args.rate_limit;
+    let environment = config.environment;
+    let app = Application::build(config, Arc::new(SystemClock)).await?;
+    if admin::is_empty(&app.state().db).await? {
+        let secrets = Secrets::load_or_create(&args.storage.secrets_file())?;
+        let created = admin::bootstrap(&app.state().db, &secrets, "Sandbox Platform", environment, false).await?;
+        println!(
+            "This database was empty, so a {} platform account {} was created. Its API key is shown only this once; store it now:",
+            environment.as_str(),
+            created.account.id
+        );
+        println!("{}", created.api_key.0);
+    }
+    println!("listening on http://{}", app.local_addr()?);
+    app.run(shutdown_signal()).await?;
+    tracing::info!("server stopped");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutting down; finishing in-flight requests");
+}
+
+async fn run_admin(command: AdminCommand) -> anyhow::Result<()> {
+    match command {
+        AdminCommand::Bootstrap { storage, name, environment, allow_unmask, output } => {
+            let (db, secrets) = storage.open().await?;
+            let created = admin::bootstrap(&db, &secrets, &name, environment.into(), allow_unmask).await?;
+            let json = serde_json::json!({
+                "account_id": created.account.id,
+                "api_key": created.api_key.0,
+                "key_id": created.key_id,
+                "environment": created.account.environment.as_str(),
+            });
+            print(output, &json, &format!(
+                "Created platform account {}.\nAPI key (shown only once): {}\nKey id: {}",
+                created.account.id, created.api_key.0, created.key_id
+            ));
+        }
+        AdminCommand::Accounts(AccountsCommand::Create { storage, name, parent, allow_unmask, environment, output }) => {
+            let (db, _) = storage.open().await?;
+            let account = admin::create_account(&db, &name, parent, environment.into(), allow_unmask).await?;
+            let json = serde_json::json!({"account_id": account.id, "parent_id": account.parent_id, "name": account.name});
+            print(output, &json, &format!("Created account {}.", account.id));
+        }
+        AdminCommand::Keys(KeysCommand::Create { storage, account, output }) => {
+            let (db, secrets) = storage.open().await?;
+            let (key_id, api_key) = admin::create_key(&db, &secrets, account).await?;
+            let json = serde_json::json!({"api_key": api_key.0, "key_id": key_id, "account_id": account});
+            print(output, &json, &format!("API key (shown only once): {}\nKey id: {key_id}", api_key.0));
+        }
+        AdminCommand::Keys(KeysCommand::Revoke { storage, key_id }) => {
+            let (db, _) = storage.open().await?;
+            admin::revoke_key(&db, key_id).await?;
+            println!("Revoked key {key_id}. Running servers refuse it within a few seconds.");
+        }
+    }
+    Ok(())
+}
+
+fn print(output: Output, json: &serde_json::Value, text: &str) {
+    match output {
+        Output::Json => println!("{json}"),
+        Output::Text => println!("{text}"),
+    }
+}

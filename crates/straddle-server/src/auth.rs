@@ -1,0 +1,231 @@
+//! Authentication of API keys without a database round trip per request:
+//! the HS256 signature is checked first, then the key id is looked up in an
+//! in-memory cache (filled on first use, revocations refreshed every few
+//! seconds). Also resolves `Straddle-Account-Id` and applies the platform's
+//! rate limit.
+
+use std::collections::{HashMap, HashSet};
+use std::num::NonZeroU32;
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+use sqlx::Row;
+use subtle::ConstantTimeEq;
+use uuid::Uuid;
+
+use crate::accounts::{Account, ApiKeyClaims, find_account, key_hash};
+use crate::app::AppState;
+use crate::config::Environment;
+use crate::db::Db;
+use crate::error::ApiError;
+
+/// Who is calling, and for which account.
+#[derive(Clone, Debug)]
+pub struct Principal {
+    /// The account the API key belongs to.
+    pub authenticated: Arc<Account>,
+    /// The account the request acts for (`Straddle-Account-Id`, else the key's).
+    pub acting: Arc<Account>,
+}
+
+impl Principal {
+    /// The account whose data this request reads and writes.
+    pub fn account_id(&self) -> Uuid {
+        self.acting.id
+    }
+}
+
+struct KeyEntry {
+    account_id: Uuid,
+    hash: String,
+}
+
+/// Verifies API keys against cached key and account records.
+pub struct KeyVerifier {
+    decoding_key: DecodingKey,
+    validation: Validation,
+    environment: Environment,
+    keys: RwLock<HashMap<Uuid, Arc<KeyEntry>>>,
+    revoked: RwLock<HashSet<Uuid>>,
+    accounts: RwLock<HashMap<Uuid, Arc<Account>>>,
+    limiter: Option<DefaultKeyedRateLimiter<Uuid>>,
+}
+
+impl std::fmt::Debug for KeyVerifier {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("KeyVerifier(***)")
+    }
+}
+
+impl KeyVerifier {
+    /// A verifier for keys signed with `signing_key`, valid in `environment`.
+    pub fn new(signing_key: &[u8], environment: Environment, rate_limit_per_second: u32) -> Self {
+        let mut validation = Validation::new(Algorithm::HS256);
+        validation.required_spec_claims.clear();
+        validation.validate_exp = false;
+        validation.set_issuer(&["straddle"]);
+        let limiter = NonZeroU32::new(rate_limit_per_second).map(|rate| RateLimiter::keyed(Quota::per_second(rate)));
+        KeyVerifier {
+            decoding_key: DecodingKey::from_secret(signing_key),
+            validation,
+            environment,
+            keys: RwLock::default(),
+            revoked: RwLock::default(),
+            accounts: RwLock::default(),
+            limiter,
+        }
+    }
+
+    /// The account an API key authenticates, or 401.
+    pub async fn verify(&self, db: &Db, api_key: &str) -> Result<Arc<Account>, ApiError> {
+        let claims = jsonwebtoken::decode::<ApiKeyClaims>(api_key, &self.decoding_key, &self.validation)
+            .map_err(|_| ApiError::Unauthorized)?
+            .claims;
+        if claims.env != self.environment.as_str() {
+            return Err(ApiError::Unauthorized);
+        }
+        if read(&self.revoked).contains(&claims.kid) {
+            return Err(ApiError::Unauthorized);
+        }
+        let cached = read(&self.keys).get(&claims.kid).cloned();
+        let entry = match cached {
+            Some(entry) => entry,
+            None => self.load_key(db, claims.kid).await?.ok_or(ApiError::Unauthorized)?,
+        };
+        let hash = key_hash(api_key);
+        if !bool::from(entry.hash.as_bytes().ct_eq(hash.as_bytes())) || entry.account_id != claims.sub {
+            return Err(ApiError::Unauthorized);
+        }
+        self.account(db, entry.account_id).await?.ok_or(ApiError::Unauthorized)
+    }
+
+    /// An account by id, cached.
+    pub async fn account(&self, db: &Db, id: Uuid) -> Result<Option<Arc<Account>>, ApiError> {
+        let cached = read(&self.accounts).get(&id).cloned();
+        if cached.is_some() {
+            return Ok(cached);
+        }
+        let mut conn = db.pool.acquire().await?;
+        let Some(account) = find_account(&mut conn, id).await? else {
+            return Ok(None);
+        };
+        let account = Arc::new(account);
+        write(&self.accounts).insert(id, account.clone());
+        Ok(Some(account))
+    }
+
+    async fn load_key(&self, db: &Db, key_id: Uuid) -> Result<Option<Arc<KeyEntry>>, ApiError> {
+        let row = sqlx::query("SELECT account_id, key_hash, revoked_at FROM api_key WHERE key_id = $1")
+            .bind(key_id.to_string())
+            .fetch_optional(&db.pool)
+            .await?;
+        let Some(row) = row else { return Ok(None) };
+        if row.try_get::<Option<String>, _>("revoked_at")?.is_some() {
+            write(&self.revoked).insert(key_id);
+            return Ok(None);
+        }
+        let account_id = Uuid::parse_str(&row.try_get::<String, _>("account_id")?)
+            .map_err(|e| ApiError::Internal(e.to_string()))?;
+        let entry = Arc::new(KeyEntry { account_id, hash: row.try_get("key_hash")? });
+        write(&self.keys).insert(key_id, entry.clone());
+        Ok(Some(entry))
+    }
+
+    /// Reloads the set of revoked key ids.
+    pub async fn refresh_revocations(&self, db: &Db) -> Result<(), ApiError> {
+        let rows = sqlx::query("SELECT key_id FROM api_key WHERE revoked_at IS NOT NULL").fetch_all(&db.pool).await?;
+        let revoked: HashSet<Uuid> = rows
+            .iter()
+            .filter_map(|row| row.try_get::<String, _>("key_id").ok())
+            .filter_map(|id| Uuid::parse_str(&id).ok())
+            .collect();
+        *write(&self.revoked) = revoked;
+        Ok(())
+    }
+
+    /// Keeps revocations fresh until the process ends.
+    pub fn spawn_refresher(self: Arc<Self>, db: Db, every: Duration) {
+        tokio::spawn(async move {
+            let mut ticker = tokio::time::interval(every);
+            loop {
+                ticker.tick().await;
+                if let Err(err) = self.refresh_revocations(&db).await {
+                    tracing::warn!(error = %err, "could not refresh revoked keys");
+                }
+            }
+        });
+    }
+
+    fn check_rate(&self, platform_id: Uuid) -> Result<(), ApiError> {
+        let Some(limiter) = &self.limiter else { return Ok(()) };
+        limiter.check_key(&platform_id).map_err(|not_until| {
+            let wait = not_until.wait_time_from(governor::clock::Clock::now(&governor::clock::DefaultClock::default()));
+            ApiError::RateLimited { retry_after_secs: wait.as_secs().max(1) }
+        })
+    }
+}
+
+fn read<T>(lock: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
+    lock.read().unwrap_or_else(|e| e.into_inner())
+}
+
+fn write<T>(lock: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
+    lock.write().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Parses `Straddle-Account-Id`: a bare UUID, an `acct_` prefix tolerated.
+fn parse_account_header(value: &str) -> Result<Uuid, ApiError> {
+    let bare = value.trim().strip_prefix("acct_").unwrap_or(value.trim());
+    Uuid::parse_str(bare).map_err(|_| ApiError::invalid_field("Straddle-Account-Id", "Must be a UUID."))
+}
+
+/// Middleware for API routes: authenticates, resolves the acting account,
+/// applies the rate limit, and stores the [`Principal`] for handlers.
+pub async fn authenticate(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
+    match principal_for(&state, request.headers()).await {
+        Ok(principal) => {
+            request.extensions_mut().insert(principal);
+            next.run(request).await
+        }
+        Err(err) => err.into_response(),
+    }
+}
+
+async fn principal_for(state: &AppState, headers: &HeaderMap) -> Result<Principal, ApiError> {
+    let token = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+        .map(str::trim)
+        .ok_or(ApiError::Unauthorized)?;
+    let verifier = &state.keys;
+    let authenticated = verifier.verify(&state.db, token).await?;
+    verifier.check_rate(authenticated.platform_id())?;
+    let acting = match headers.get("straddle-account-id") {
+        None => authenticated.clone(),
+        Some(value) => {
+            let text = value
+                .to_str()
+                .map_err(|_| ApiError::invalid_field("Straddle-Account-Id", "Must be a UUID."))?;
+            let id = parse_account_header(text)?;
+            if id == authenticated.id {
+                authenticated.clone()
+            } else {
+                let forbidden =
+                    || ApiError::Forbidden("Straddle-Account-Id is not an embedded account of this platform.".into());
+                let account = verifier.account(&state.db, id).await?.ok_or_else(forbidden)?;
+                if account.parent_id != Some(authenticated.id) {
+                    return Err(forbidden());
+                }
+                account
+            }
+        }
+    };
+    Ok(Principal { authenticated, acting })
+}

@@ -1,0 +1,94 @@
+//! Server configuration: typed, validated once at start-up.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Sandbox or production semantics.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Environment {
+    /// `sandbox_outcome` decides verification results.
+    Sandbox,
+    /// `sandbox_outcome` is stored but never decides anything.
+    Production,
+}
+
+impl Environment {
+    /// The wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Environment::Sandbox => "sandbox",
+            Environment::Production => "production",
+        }
+    }
+
+    /// Parses `sandbox` or `production`.
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "sandbox" => Some(Environment::Sandbox),
+            "production" => Some(Environment::Production),
+            _ => None,
+        }
+    }
+}
+
+/// Everything `serve` needs.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// Where to listen; port 0 picks a free port.
+    pub addr: SocketAddr,
+    /// `sqlite://…` or `postgres://…`.
+    pub database_url: String,
+    /// Sandbox or production.
+    pub environment: Environment,
+    /// Where the JWT signing key and data keys live.
+    pub secrets_file: PathBuf,
+    /// Delay of `processing_method: background` transitions.
+    pub background_delay: Duration,
+    /// Requests per second allowed per platform (embedded accounts included); 0 disables.
+    pub rate_limit_per_second: u32,
+    /// How long the revocation cache may be stale.
+    pub key_cache_refresh: Duration,
+}
+
+impl Config {
+    /// Defaults for the given database, as `straddle serve` uses them.
+    pub fn new(database_url: String, secrets_file: PathBuf) -> Self {
+        Config {
+            addr: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            database_url,
+            environment: Environment::Sandbox,
+            secrets_file,
+            background_delay: Duration::from_secs(3),
+            rate_limit_per_second: 1000,
+            key_cache_refresh: Duration::from_secs(2),
+        }
+    }
+}
+
+/// The default data directory: `./data` (override with `STRADDLE_DATA_DIR`).
+pub fn default_data_dir() -> PathBuf {
+    std::env::var_os("STRADDLE_DATA_DIR").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("data"))
+}
+
+/// The default embedded database URL.
+pub fn default_database_url() -> String {
+    format!("sqlite://{}/straddle.db", default_data_dir().display())
+}
+
+/// Where the secrets file lives for a database: beside an SQLite file, in
+/// the data directory otherwise.
+pub fn default_secrets_file(database_url: &str) -> PathBuf {
+    match sqlite_path(database_url) {
+        Some(path) => path.parent().map(|p| p.to_path_buf()).unwrap_or_default().join("straddle-secrets.json"),
+        None => default_data_dir().join("straddle-secrets.json"),
+    }
+}
+
+/// The file path of an `sqlite:` URL, without query parameters.
+pub fn sqlite_path(database_url: &str) -> Option<PathBuf> {
+    let rest = database_url.strip_prefix("sqlite:")?;
+    let rest = rest.strip_prefix("//").unwrap_or(rest);
+    let path = rest.split('?').next().unwrap_or(rest);
+    Some(PathBuf::from(path))
+}

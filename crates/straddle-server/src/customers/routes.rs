@@ -1,0 +1,172 @@
+//! HTTP handlers for `/v1/customers`: extract, call one service function,
+//! answer in the envelope.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::Response;
+use straddle_types::customer::{
+    Customer, CustomerCreateRequest, CustomerListQuery, CustomerReview, CustomerReviewDecisionRequest,
+    CustomerStatus, CustomerSummary, CustomerType, CustomerUpdateRequest,
+};
+use straddle_types::{ArrayResponse, ErrorResponse, ObjectResponse};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use super::{repo, service, to_summary, to_wire, validate_create, validate_update};
+use crate::app::{AppState, Caller};
+use crate::error::ApiError;
+use crate::extract::{JsonBody, OptionalBody, PathId, QueryParams};
+use crate::paging::{Paging, parse_list};
+
+/// The customer routes.
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(create, list))
+        .routes(routes!(get, update, delete))
+        .routes(routes!(unmasked))
+        .routes(routes!(review, decide_review))
+        .routes(routes!(refresh_review))
+}
+
+/// Create a customer.
+#[utoipa::path(post, path = "/v1/customers", tag = "customers", request_body = CustomerCreateRequest,
+    responses((status = 201, body = ObjectResponse<Customer>), (status = 400, body = ErrorResponse)))]
+async fn create(
+    State(state): State<AppState>,
+    caller: Caller,
+    body: JsonBody<CustomerCreateRequest>,
+) -> Result<Response, ApiError> {
+    validate_create(&body.value)?;
+    let account_id = caller.account_id();
+    let request = body.value;
+    let work_state = state.clone();
+    caller
+        .mutate(&state, &body.raw, StatusCode::CREATED, move |conn| {
+            Box::pin(async move { service::create(conn, &work_state, account_id, request).await })
+        })
+        .await
+}
+
+/// Replace a customer's details.
+#[utoipa::path(put, path = "/v1/customers/{id}", tag = "customers", request_body = CustomerUpdateRequest,
+    params(("id" = uuid::Uuid, Path)),
+    responses((status = 200, body = ObjectResponse<Customer>), (status = 404, body = ErrorResponse)))]
+async fn update(
+    State(state): State<AppState>,
+    caller: Caller,
+    PathId(id): PathId,
+    body: JsonBody<CustomerUpdateRequest>,
+) -> Result<Response, ApiError> {
+    validate_update(&body.value)?;
+    let account_id = caller.account_id();
+    let request = body.value;
+    let work_state = state.clone();
+    caller
+        .mutate(&state, &body.raw, StatusCode::OK, move |conn| {
+            Box::pin(async move { service::update(conn, &work_state, account_id, id, request).await })
+        })
+        .await
+}
+
+/// Delete a customer permanently.
+#[utoipa::path(delete, path = "/v1/customers/{id}", tag = "customers", params(("id" = uuid::Uuid, Path)),
+    responses((status = 200, body = ObjectResponse<Customer>), (status = 404, body = ErrorResponse)))]
+async fn delete(
+    State(state): State<AppState>,
+    caller: Caller,
+    PathId(id): PathId,
+    OptionalBody(raw): OptionalBody,
+) -> Result<Response, ApiError> {
+    let account_id = caller.account_id();
+    let work_state = state.clone();
+    caller
+        .mutate(&state, &raw, StatusCode::OK, move |conn| {
+            Box::pin(async move { service::delete(conn, &work_state, account_id, id).await })
+        })
+        .await
+}
+
+/// Get a customer (PII masked).
+#[utoipa::path(get, path = "/v1/customers/{id}", tag = "customers", params(("id" = uuid::Uuid, Path)),
+    responses((status = 200, body = ObjectResponse<Customer>), (status = 404, body = ErrorResponse)))]
+async fn get(State(state): State<AppState>, caller: Caller, PathId(id): PathId) -> Result<Response, ApiError> {
+    let mut conn = state.db.pool.acquire().await?;
+    let record = repo::get(&mut conn, &state.sealer, caller.account_id(), id).await?;
+    caller.object(StatusCode::OK, to_wire(&record, false))
+}
+
+/// Get a customer with PII in the clear (accounts allowed to unmask only).
+#[utoipa::path(get, path = "/v1/customers/{id}/unmasked", tag = "customers", params(("id" = uuid::Uuid, Path)),
+    responses((status = 200, body = ObjectResponse<Customer>), (status = 403, body = ErrorResponse)))]
+async fn unmasked(State(state): State<AppState>, caller: Caller, PathId(id): PathId) -> Result<Response, ApiError> {
+    caller.require_unmask()?;
+    let mut conn = state.db.pool.acquire().await?;
+    let record = repo::get(&mut conn, &state.sealer, caller.account_id(), id).await?;
+    caller.object(StatusCode::OK, to_wire(&record, true))
+}
+
+/// List customers.
+#[utoipa::path(get, path = "/v1/customers", tag = "customers", params(CustomerListQuery),
+    responses((status = 200, body = ArrayResponse<CustomerSummary>), (status = 400, body = ErrorResponse)))]
+async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+    QueryParams(query): QueryParams<CustomerListQuery>,
+) -> Result<Response, ApiError> {
+    let paging = Paging::new(query.page_number, query.page_size)?;
+    let statuses: Vec<CustomerStatus> = parse_list("status", query.status.as_deref())?;
+    let types: Vec<CustomerType> = parse_list("types", query.types.as_deref())?;
+    let mut conn = state.db.pool.acquire().await?;
+    let (records, total) =
+        repo::list(&mut conn, &state.sealer, caller.account_id(), &query, &statuses, &types, paging.page()).await?;
+    let sort_by = crate::store::enum_text(&query.sort_by.unwrap_or_default());
+    let items = records.iter().map(to_summary).collect();
+    caller.array(paging, total, sort_by, query.sort_order.unwrap_or_default(), items)
+}
+
+/// Get a customer's identity verification result.
+#[utoipa::path(get, path = "/v1/customers/{id}/review", tag = "customers", params(("id" = uuid::Uuid, Path)),
+    responses((status = 200, body = ObjectResponse<CustomerReview>), (status = 404, body = ErrorResponse)))]
+async fn review(State(state): State<AppState>, caller: Caller, PathId(id): PathId) -> Result<Response, ApiError> {
+    let mut conn = state.db.pool.acquire().await?;
+    let record = repo::get(&mut conn, &state.sealer, caller.account_id(), id).await?;
+    caller.object(StatusCode::OK, service::review_of(&record))
+}
+
+/// Decide a customer in manual review.
+#[utoipa::path(patch, path = "/v1/customers/{id}/review", tag = "customers",
+    request_body = CustomerReviewDecisionRequest, params(("id" = uuid::Uuid, Path)),
+    responses((status = 200, body = ObjectResponse<Customer>), (status = 422, body = ErrorResponse)))]
+async fn decide_review(
+    State(state): State<AppState>,
+    caller: Caller,
+    PathId(id): PathId,
+    body: JsonBody<CustomerReviewDecisionRequest>,
+) -> Result<Response, ApiError> {
+    let account_id = caller.account_id();
+    let decision = body.value.status;
+    let work_state = state.clone();
+    caller
+        .mutate(&state, &body.raw, StatusCode::OK, move |conn| {
+            Box::pin(async move { service::decide_review(conn, &work_state, account_id, id, decision).await })
+        })
+        .await
+}
+
+/// Run identity verification again.
+#[utoipa::path(put, path = "/v1/customers/{id}/refresh_review", tag = "customers", params(("id" = uuid::Uuid, Path)),
+    responses((status = 202, body = ObjectResponse<Customer>), (status = 422, body = ErrorResponse)))]
+async fn refresh_review(
+    State(state): State<AppState>,
+    caller: Caller,
+    PathId(id): PathId,
+    OptionalBody(raw): OptionalBody,
+) -> Result<Response, ApiError> {
+    let account_id = caller.account_id();
+    let work_state = state.clone();
+    caller
+        .mutate(&state, &raw, StatusCode::ACCEPTED, move |conn| {
+            Box::pin(async move { service::refresh_review(conn, &work_state, account_id, id).await })
+        })
+        .await
+}

@@ -1,0 +1,65 @@
+//! Page parameters and comma-separated list filters shared by list endpoints.
+
+use serde::de::DeserializeOwned;
+
+use crate::error::{ApiError, item};
+
+/// Largest page any list endpoint returns.
+pub const MAX_PAGE_SIZE: u32 = 1000;
+/// Page size when none is asked for.
+pub const DEFAULT_PAGE_SIZE: u32 = 100;
+
+/// A validated page request.
+#[derive(Clone, Copy, Debug)]
+pub struct Paging {
+    /// From 1.
+    pub number: u32,
+    /// 1–1000.
+    pub size: u32,
+}
+
+impl Paging {
+    /// Validates `page_number` (≥ 1) and `page_size` (1–1000).
+    pub fn new(number: Option<u32>, size: Option<u32>) -> Result<Paging, ApiError> {
+        let number = number.unwrap_or(1);
+        let size = size.unwrap_or(DEFAULT_PAGE_SIZE);
+        let mut items = vec![];
+        if number == 0 {
+            items.push(item("page_number", "Must be 1 or more."));
+        }
+        if size == 0 || size > MAX_PAGE_SIZE {
+            items.push(item("page_size", format!("Must be between 1 and {MAX_PAGE_SIZE}.")));
+        }
+        if !items.is_empty() {
+            return Err(ApiError::InvalidRequest {
+                title: "Invalid Query Parameter".into(),
+                detail: "The paging parameters are out of range.".into(),
+                items,
+            });
+        }
+        Ok(Paging { number, size })
+    }
+
+    /// (number, size).
+    pub fn page(&self) -> (u32, u32) {
+        (self.number, self.size)
+    }
+
+    /// Pages needed for `total` items.
+    pub fn total_pages(&self, total: u64) -> u64 {
+        total.div_ceil(u64::from(self.size))
+    }
+}
+
+/// Parses a comma-separated list of enum values (`status=review,rejected`).
+pub fn parse_list<T: DeserializeOwned>(reference: &str, text: Option<&str>) -> Result<Vec<T>, ApiError> {
+    let Some(text) = text else { return Ok(vec![]) };
+    text.split(',')
+        .map(str::trim)
+        .filter(|part| !part.is_empty())
+        .map(|part| {
+            serde_json::from_value(serde_json::Value::String(part.to_string()))
+                .map_err(|_| ApiError::invalid_field(reference, format!("Unknown value {part:?}.")))
+        })
+        .collect()
+}

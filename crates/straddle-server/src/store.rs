@@ -1,0 +1,117 @@
+//! Helpers shared by the repositories: text encodings of enums, ids and
+//! times, and a small builder for filtered, paged list queries.
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use sqlx::any::AnyRow;
+use sqlx::{AnyConnection, Row};
+use straddle_types::Timestamp;
+use uuid::Uuid;
+
+use crate::error::ApiError;
+
+/// The wire name of an enum value (`"verified"`).
+pub fn enum_text<T: Serialize>(value: &T) -> String {
+    match serde_json::to_value(value) {
+        Ok(serde_json::Value::String(text)) => text,
+        _ => String::new(),
+    }
+}
+
+/// An enum from its wire name.
+pub fn parse_enum<T: DeserializeOwned>(text: &str) -> Result<T, ApiError> {
+    serde_json::from_value(serde_json::Value::String(text.to_string()))
+        .map_err(|_| ApiError::Internal(format!("unexpected stored value {text:?}")))
+}
+
+/// A stored UUID.
+pub fn parse_uuid(text: &str) -> Result<Uuid, ApiError> {
+    Uuid::parse_str(text).map_err(|_| ApiError::Internal("stored id is not a UUID".into()))
+}
+
+/// A stored time.
+pub fn parse_time(text: &str) -> Result<Timestamp, ApiError> {
+    Timestamp::parse(text).ok_or_else(|| ApiError::Internal("stored time is not RFC 3339".into()))
+}
+
+/// A `WHERE` clause built from `$n`-numbered conditions.
+#[derive(Debug)]
+pub struct Filter {
+    conditions: Vec<String>,
+    binds: Vec<String>,
+}
+
+impl Filter {
+    /// Starts with `column = value` (the account scope).
+    pub fn new(column: &str, value: String) -> Self {
+        let mut filter = Filter { conditions: vec![], binds: vec![] };
+        filter.compare(column, "=", value);
+        filter
+    }
+
+    fn placeholder(&mut self, value: String) -> String {
+        self.binds.push(value);
+        format!("${}", self.binds.len())
+    }
+
+    /// `column op value`.
+    pub fn compare(&mut self, column: &str, op: &str, value: String) {
+        let p = self.placeholder(value);
+        self.conditions.push(format!("{column} {op} {p}"));
+    }
+
+    /// Case-insensitive substring match on any of `columns`.
+    pub fn contains(&mut self, columns: &[&str], text: &str) {
+        let escaped = text.to_lowercase().replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
+        let p = self.placeholder(format!("%{escaped}%"));
+        let any = columns
+            .iter()
+            .map(|c| format!("LOWER(COALESCE({c}, '')) LIKE {p} ESCAPE '\\'"))
+            .collect::<Vec<_>>()
+            .join(" OR ");
+        self.conditions.push(format!("({any})"));
+    }
+
+    /// `column IN (values…)`; no condition when `values` is empty.
+    pub fn any_of(&mut self, column: &str, values: impl Iterator<Item = String>) {
+        let placeholders: Vec<String> = values.map(|v| self.placeholder(v)).collect();
+        if !placeholders.is_empty() {
+            self.conditions.push(format!("{column} IN ({})", placeholders.join(", ")));
+        }
+    }
+
+    /// `column = value` for a boolean stored as 0/1.
+    pub fn flag(&mut self, column: &str, value: bool) {
+        self.conditions.push(format!("{column} = {}", i64::from(value)));
+    }
+
+    /// A raw condition without parameters.
+    pub fn raw(&mut self, condition: &str) {
+        self.conditions.push(condition.to_string());
+    }
+
+    /// Runs the count and the page query; `page` is (number from 1, size).
+    pub async fn page(
+        self,
+        conn: &mut AnyConnection,
+        table: &str,
+        columns: &str,
+        order: &str,
+        (number, size): (u32, u32),
+    ) -> Result<(Vec<AnyRow>, u64), ApiError> {
+        let predicate = self.conditions.join(" AND ");
+        let count_sql = format!("SELECT COUNT(*) AS n FROM {table} WHERE {predicate}");
+        let mut count = sqlx::query(&count_sql);
+        for value in &self.binds {
+            count = count.bind(value.clone());
+        }
+        let total: i64 = count.fetch_one(&mut *conn).await?.try_get("n")?;
+        let offset = i64::from(number.saturating_sub(1)) * i64::from(size);
+        let page_sql = format!("SELECT {columns} FROM {table} WHERE {predicate} ORDER BY {order} LIMIT {size} OFFSET {offset}");
+        let mut page = sqlx::query(&page_sql);
+        for value in &self.binds {
+            page = page.bind(value.clone());
+        }
+        Ok((page.fetch_all(&mut *conn).await?, total.max(0) as u64))
+    }
+}
