@@ -1,0 +1,7 @@
+//! HTTP integration tests: the real server, real storage, real HTTP.
+
+mod auth;
+mod conventions;
+mod customers;
+mod helpers;
+mod idempotency;
