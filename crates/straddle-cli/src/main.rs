@@ -7,10 +7,10 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use straddle_server::admin;
-use straddle_server::config::{Config, Environment, default_database_url, default_secrets_file};
+use straddle_server::config::{default_database_url, default_secrets_file, Config, Environment};
 use straddle_server::db::Db;
 use straddle_server::secrets::Secrets;
-use straddle_server::{Application, SystemClock, telemetry};
+use straddle_server::{telemetry, Application, SystemClock};
 use uuid::Uuid;
 
 /// A self-hostable Straddle Bridge API server and its tools.
@@ -44,11 +44,15 @@ struct Storage {
 
 impl Storage {
     fn database_url(&self) -> String {
-        self.database_url.clone().unwrap_or_else(default_database_url)
+        self.database_url
+            .clone()
+            .unwrap_or_else(default_database_url)
     }
 
     fn secrets_file(&self) -> PathBuf {
-        self.secrets_file.clone().unwrap_or_else(|| default_secrets_file(&self.database_url()))
+        self.secrets_file
+            .clone()
+            .unwrap_or_else(|| default_secrets_file(&self.database_url()))
     }
 
     async fn open(&self) -> anyhow::Result<(Db, Secrets)> {
@@ -74,6 +78,54 @@ struct ServeArgs {
     /// Requests per second per platform (embedded accounts included); 0 disables.
     #[arg(long, env = "STRADDLE_RATE_LIMIT", default_value_t = 1000)]
     rate_limit: u32,
+    #[command(flatten)]
+    providers: ProviderArgs,
+}
+
+/// Real Plaid and Quiltt. Without them the deterministic sandbox provider
+/// answers (tokens listed in crates/straddle-providers/SANDBOX.md).
+#[derive(Args)]
+struct ProviderArgs {
+    /// Plaid API base URL, e.g. https://sandbox.plaid.com.
+    #[arg(long, env = "STRADDLE_PLAID_BASE_URL", requires = "plaid_client_id")]
+    plaid_base_url: Option<String>,
+    /// Plaid client_id of the processor.
+    #[arg(long, env = "STRADDLE_PLAID_CLIENT_ID", requires = "plaid_secret")]
+    plaid_client_id: Option<String>,
+    /// Plaid secret of the processor.
+    #[arg(long, env = "STRADDLE_PLAID_SECRET", hide_env_values = true)]
+    plaid_secret: Option<String>,
+    /// Quiltt API base URL, e.g. https://api.quiltt.io.
+    #[arg(long, env = "STRADDLE_QUILTT_BASE_URL")]
+    quiltt_base_url: Option<String>,
+    /// Timeout of each provider request.
+    #[arg(long, env = "STRADDLE_PROVIDER_TIMEOUT_MS", default_value_t = 10_000)]
+    provider_timeout_ms: u64,
+}
+
+impl ProviderArgs {
+    fn live(&self) -> Option<straddle_providers::LiveConfig> {
+        let plaid =
+            self.plaid_client_id
+                .as_ref()
+                .map(|client_id| straddle_providers::PlaidConfig {
+                    base_url: self
+                        .plaid_base_url
+                        .clone()
+                        .unwrap_or_else(|| straddle_providers::PLAID_SANDBOX_URL.into()),
+                    client_id: client_id.clone(),
+                    secret: self.plaid_secret.clone().unwrap_or_default(),
+                });
+        let quiltt = self
+            .quiltt_base_url
+            .clone()
+            .map(|base_url| straddle_providers::QuilttConfig { base_url });
+        (plaid.is_some() || quiltt.is_some()).then(|| straddle_providers::LiveConfig {
+            plaid,
+            quiltt,
+            timeout: Duration::from_millis(self.provider_timeout_ms),
+        })
+    }
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -211,11 +263,19 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     config.environment = args.environment.into();
     config.background_delay = Duration::from_millis(args.background_delay_ms);
     config.rate_limit_per_second = args.rate_limit;
+    config.live_providers = args.providers.live();
     let environment = config.environment;
     let app = Application::build(config, Arc::new(SystemClock)).await?;
     if admin::is_empty(&app.state().db).await? {
         let secrets = Secrets::load_or_create(&args.storage.secrets_file())?;
-        let created = admin::bootstrap(&app.state().db, &secrets, "Sandbox Platform", environment, false).await?;
+        let created = admin::bootstrap(
+            &app.state().db,
+            &secrets,
+            "Sandbox Platform",
+            environment,
+            false,
+        )
+        .await?;
         println!(
             "This database was empty, so a {} platform account {} was created. Its API key is shown only this once; store it now:",
             environment.as_str(),
@@ -253,31 +313,59 @@ async fn shutdown_signal() {
 
 async fn run_admin(command: AdminCommand) -> anyhow::Result<()> {
     match command {
-        AdminCommand::Bootstrap { storage, name, environment, allow_unmask, output } => {
+        AdminCommand::Bootstrap {
+            storage,
+            name,
+            environment,
+            allow_unmask,
+            output,
+        } => {
             let (db, secrets) = storage.open().await?;
-            let created = admin::bootstrap(&db, &secrets, &name, environment.into(), allow_unmask).await?;
+            let created =
+                admin::bootstrap(&db, &secrets, &name, environment.into(), allow_unmask).await?;
             let json = serde_json::json!({
                 "account_id": created.account.id,
                 "api_key": created.api_key.0,
                 "key_id": created.key_id,
                 "environment": created.account.environment.as_str(),
             });
-            print(output, &json, &format!(
-                "Created platform account {}.\nAPI key (shown only once): {}\nKey id: {}",
-                created.account.id, created.api_key.0, created.key_id
-            ));
+            print(
+                output,
+                &json,
+                &format!(
+                    "Created platform account {}.\nAPI key (shown only once): {}\nKey id: {}",
+                    created.account.id, created.api_key.0, created.key_id
+                ),
+            );
         }
-        AdminCommand::Accounts(AccountsCommand::Create { storage, name, parent, allow_unmask, environment, output }) => {
+        AdminCommand::Accounts(AccountsCommand::Create {
+            storage,
+            name,
+            parent,
+            allow_unmask,
+            environment,
+            output,
+        }) => {
             let (db, _) = storage.open().await?;
-            let account = admin::create_account(&db, &name, parent, environment.into(), allow_unmask).await?;
+            let account =
+                admin::create_account(&db, &name, parent, environment.into(), allow_unmask).await?;
             let json = serde_json::json!({"account_id": account.id, "parent_id": account.parent_id, "name": account.name});
             print(output, &json, &format!("Created account {}.", account.id));
         }
-        AdminCommand::Keys(KeysCommand::Create { storage, account, output }) => {
+        AdminCommand::Keys(KeysCommand::Create {
+            storage,
+            account,
+            output,
+        }) => {
             let (db, secrets) = storage.open().await?;
             let (key_id, api_key) = admin::create_key(&db, &secrets, account).await?;
-            let json = serde_json::json!({"api_key": api_key.0, "key_id": key_id, "account_id": account});
-            print(output, &json, &format!("API key (shown only once): {}\nKey id: {key_id}", api_key.0));
+            let json =
+                serde_json::json!({"api_key": api_key.0, "key_id": key_id, "account_id": account});
+            print(
+                output,
+                &json,
+                &format!("API key (shown only once): {}\nKey id: {key_id}", api_key.0),
+            );
         }
         AdminCommand::Keys(KeysCommand::Revoke { storage, key_id }) => {
             let (db, _) = storage.open().await?;

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use serde_json::{Value, json};
+use serde_json::{json, Value};
 
 const BIN: &str = env!("CARGO_BIN_EXE_straddle");
 
@@ -27,34 +27,56 @@ struct Server {
     stdout_lines: Vec<String>,
 }
 
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 fn serve(dir: &Path, database_url: &str, extra_env: &[(&str, &str)]) -> Server {
     let mut command = Command::new(BIN);
     command
-        .args(["serve", "--addr", "127.0.0.1:0", "--database-url", database_url])
+        .args([
+            "serve",
+            "--addr",
+            "127.0.0.1:0",
+            "--database-url",
+            database_url,
+        ])
         .env("STRADDLE_SECRETS_FILE", dir.join("secrets.json"))
         .stdout(Stdio::piped())
-        .stderr(Stdio::from(std::fs::File::create(dir.join("stderr.log")).unwrap()));
+        .stderr(Stdio::from(
+            std::fs::File::create(dir.join("stderr.log")).unwrap(),
+        ));
     for (name, value) in extra_env {
         command.env(name, value);
     }
-    let mut child = command.spawn().unwrap();
-    let mut reader = BufReader::new(child.stdout.take().unwrap());
-    let mut stdout_lines = vec![];
+    let child = command.spawn().unwrap();
+    // Owned by `Server` at once, so it is killed and reaped on every path.
+    let mut server = Server {
+        child,
+        url: String::new(),
+        stdout_lines: vec![],
+    };
+    let mut reader = BufReader::new(server.child.stdout.take().unwrap());
     loop {
         let mut line = String::new();
-        assert!(reader.read_line(&mut line).unwrap() > 0, "server exited before listening: {stdout_lines:?}");
+        if reader.read_line(&mut line).unwrap_or(0) == 0 {
+            panic!("server exited before listening: {:?}", server.stdout_lines);
+        }
         let line = line.trim_end().to_string();
         if let Some(url) = line.strip_prefix("listening on ") {
-            let url = url.to_string();
-            stdout_lines.push(line);
+            server.url = url.to_string();
+            server.stdout_lines.push(line);
             // Keep draining stdout so the server never blocks on it.
             std::thread::spawn(move || {
                 let mut sink = String::new();
                 let _ = reader.read_to_string(&mut sink);
             });
-            return Server { child, url, stdout_lines };
+            return server;
         }
-        stdout_lines.push(line);
+        server.stdout_lines.push(line);
     }
 }
 
@@ -64,12 +86,19 @@ fn admin(dir: &Path, args: &[&str]) -> Value {
         .env("STRADDLE_SECRETS_FILE", dir.join("secrets.json"))
         .output()
         .unwrap();
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     serde_json::from_slice(&output.stdout).unwrap()
 }
 
 fn signal(child: &Child, name: &str) {
-    let status = Command::new("kill").args([name, &child.id().to_string()]).status().unwrap();
+    let status = Command::new("kill")
+        .args([name, &child.id().to_string()])
+        .status()
+        .unwrap();
     assert!(status.success());
 }
 
@@ -83,24 +112,50 @@ async fn an_empty_database_gets_an_account_and_a_key_printed_once() {
     let (dir, _) = scratch();
     let url = format!("sqlite://{}/fresh.db", dir.display());
     let mut server = serve(&dir, &url, &[]);
-    assert_eq!(server.stdout_lines.iter().filter(|l| l.starts_with("listening on http://127.0.0.1:")).count(), 1);
-    let key = server.stdout_lines.iter().find(|l| l.starts_with("eyJ")).expect("the API key is printed").clone();
+    assert_eq!(
+        server
+            .stdout_lines
+            .iter()
+            .filter(|l| l.starts_with("listening on http://127.0.0.1:"))
+            .count(),
+        1
+    );
+    let key = server
+        .stdout_lines
+        .iter()
+        .find(|l| l.starts_with("eyJ"))
+        .expect("the API key is printed")
+        .clone();
     assert!(server.stdout_lines[0].contains("shown only this once"));
-    let reply = reqwest::Client::new().get(format!("{}/v1/customers", server.url)).bearer_auth(&key).send().await.unwrap();
+    let reply = reqwest::Client::new()
+        .get(format!("{}/v1/customers", server.url))
+        .bearer_auth(&key)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(reply.status(), 200);
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        let mode = std::fs::metadata(dir.join("secrets.json")).unwrap().permissions().mode();
+        let mode = std::fs::metadata(dir.join("secrets.json"))
+            .unwrap()
+            .permissions()
+            .mode();
         assert_eq!(mode & 0o777, 0o600);
         let database = std::fs::read(dir.join("fresh.db")).unwrap();
         let secrets = std::fs::read_to_string(dir.join("secrets.json")).unwrap();
         let jwt_key: Value = serde_json::from_str(&secrets).unwrap();
         let needle = jwt_key["jwt_key"].as_str().unwrap().as_bytes();
-        assert!(!database.windows(needle.len()).any(|w| w == needle), "secrets are not stored in the database");
+        assert!(
+            !database.windows(needle.len()).any(|w| w == needle),
+            "secrets are not stored in the database"
+        );
     }
     signal(&server.child, "-TERM");
-    assert!(server.child.wait().unwrap().success(), "SIGTERM is a clean shutdown");
+    assert!(
+        server.child.wait().unwrap().success(),
+        "SIGTERM is a clean shutdown"
+    );
     // A second start on the same database prints no new key.
     let mut again = serve(&dir, &url, &[]);
     assert!(!again.stdout_lines.iter().any(|l| l.starts_with("eyJ")));
@@ -110,24 +165,78 @@ async fn an_empty_database_gets_an_account_and_a_key_printed_once() {
 #[tokio::test]
 async fn admin_commands_manage_accounts_and_keys() {
     let (dir, url) = scratch();
-    let platform = admin(&dir, &["admin", "bootstrap", "--database-url", &url, "--output", "json"]);
+    let platform = admin(
+        &dir,
+        &[
+            "admin",
+            "bootstrap",
+            "--database-url",
+            &url,
+            "--output",
+            "json",
+        ],
+    );
     let platform_id = platform["account_id"].as_str().unwrap();
-    let child = admin(&dir, &["admin", "accounts", "create", "--database-url", &url, "--name", "Shop", "--parent", platform_id, "--output", "json"]);
+    let child = admin(
+        &dir,
+        &[
+            "admin",
+            "accounts",
+            "create",
+            "--database-url",
+            &url,
+            "--name",
+            "Shop",
+            "--parent",
+            platform_id,
+            "--output",
+            "json",
+        ],
+    );
     let child_id = child["account_id"].as_str().unwrap();
-    let key = admin(&dir, &["admin", "keys", "create", "--database-url", &url, "--account", platform_id, "--output", "json"]);
+    let key = admin(
+        &dir,
+        &[
+            "admin",
+            "keys",
+            "create",
+            "--database-url",
+            &url,
+            "--account",
+            platform_id,
+            "--output",
+            "json",
+        ],
+    );
     let mut server = serve(&dir, &url, &[]);
     let http = reqwest::Client::new();
     let list = |api_key: String, account: Option<String>| {
-        let mut request = http.get(format!("{}/v1/customers", server.url)).bearer_auth(api_key);
+        let mut request = http
+            .get(format!("{}/v1/customers", server.url))
+            .bearer_auth(api_key);
         if let Some(account) = account {
             request = request.header("Straddle-Account-Id", account);
         }
         request.send()
     };
     let api_key = key["api_key"].as_str().unwrap().to_string();
-    assert_eq!(list(api_key.clone(), Some(child_id.to_string())).await.unwrap().status(), 200);
+    assert_eq!(
+        list(api_key.clone(), Some(child_id.to_string()))
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
     let revoke = Command::new(BIN)
-        .args(["admin", "keys", "revoke", "--database-url", &url, "--key-id", key["key_id"].as_str().unwrap()])
+        .args([
+            "admin",
+            "keys",
+            "revoke",
+            "--database-url",
+            &url,
+            "--key-id",
+            key["key_id"].as_str().unwrap(),
+        ])
         .env("STRADDLE_SECRETS_FILE", dir.join("secrets.json"))
         .output()
         .unwrap();
@@ -140,7 +249,10 @@ async fn admin_commands_manage_accounts_and_keys() {
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    assert_eq!(status, 401, "a revoked key is refused by a running server within seconds");
+    assert_eq!(
+        status, 401,
+        "a revoked key is refused by a running server within seconds"
+    );
     let bootstrap_key = platform["api_key"].as_str().unwrap().to_string();
     assert_eq!(list(bootstrap_key, None).await.unwrap().status(), 200);
     server.child.kill().unwrap();
@@ -149,7 +261,17 @@ async fn admin_commands_manage_accounts_and_keys() {
 #[tokio::test]
 async fn acknowledged_writes_survive_kill_9() {
     let (dir, url) = scratch();
-    let platform = admin(&dir, &["admin", "bootstrap", "--database-url", &url, "--output", "json"]);
+    let platform = admin(
+        &dir,
+        &[
+            "admin",
+            "bootstrap",
+            "--database-url",
+            &url,
+            "--output",
+            "json",
+        ],
+    );
     let key = platform["api_key"].as_str().unwrap().to_string();
     let mut server = serve(&dir, &url, &[]);
     let http = reqwest::Client::new();
@@ -170,8 +292,17 @@ async fn acknowledged_writes_survive_kill_9() {
     server.child.wait().unwrap();
     let mut restarted = serve(&dir, &url, &[]);
     for id in &ids {
-        let reply = http.get(format!("{}/v1/customers/{id}", restarted.url)).bearer_auth(&key).send().await.unwrap();
-        assert_eq!(reply.status(), 200, "customer {id} acknowledged before the crash is lost");
+        let reply = http
+            .get(format!("{}/v1/customers/{id}", restarted.url))
+            .bearer_auth(&key)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            reply.status(),
+            200,
+            "customer {id} acknowledged before the crash is lost"
+        );
     }
     restarted.child.kill().unwrap();
 }
@@ -179,7 +310,17 @@ async fn acknowledged_writes_survive_kill_9() {
 #[tokio::test]
 async fn logs_carry_request_ids_but_never_keys_or_pii() {
     let (dir, url) = scratch();
-    let platform = admin(&dir, &["admin", "bootstrap", "--database-url", &url, "--output", "json"]);
+    let platform = admin(
+        &dir,
+        &[
+            "admin",
+            "bootstrap",
+            "--database-url",
+            &url,
+            "--output",
+            "json",
+        ],
+    );
     let key = platform["api_key"].as_str().unwrap().to_string();
     let mut server = serve(&dir, &url, &[("RUST_LOG", "trace")]);
     let http = reqwest::Client::new();
@@ -192,12 +333,26 @@ async fn logs_carry_request_ids_but_never_keys_or_pii() {
         .await
         .unwrap();
     assert_eq!(reply.status(), 201);
-    let _ = http.get(format!("{}/v1/customers", server.url)).bearer_auth("forged.key.value").send().await.unwrap();
+    let _ = http
+        .get(format!("{}/v1/customers", server.url))
+        .bearer_auth("forged.key.value")
+        .send()
+        .await
+        .unwrap();
     signal(&server.child, "-TERM");
     server.child.wait().unwrap();
     let logs = std::fs::read_to_string(dir.join("stderr.log")).unwrap();
-    assert!(logs.contains("trace-me-123"), "the request's span carries Request-Id");
-    for secret in [key.as_str(), "987-65-4321", "1971-05-06", "203.0.113.77", "forged.key.value"] {
+    assert!(
+        logs.contains("trace-me-123"),
+        "the request's span carries Request-Id"
+    );
+    for secret in [
+        key.as_str(),
+        "987-65-4321",
+        "1971-05-06",
+        "203.0.113.77",
+        "forged.key.value",
+    ] {
         assert!(!logs.contains(secret), "logs leak {secret}");
     }
 }

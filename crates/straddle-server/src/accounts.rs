@@ -84,10 +84,19 @@ pub async fn create_account(
             .await?
             .ok_or_else(|| ApiError::not_found("account", "parent", parent))?;
         if parent_account.parent_id.is_some() {
-            return Err(ApiError::unprocessable("parent", "An embedded account cannot have embedded accounts."));
+            return Err(ApiError::unprocessable(
+                "parent",
+                "An embedded account cannot have embedded accounts.",
+            ));
         }
     }
-    let account = Account { id: Uuid::now_v7(), parent_id, name: name.to_string(), environment, allow_unmask };
+    let account = Account {
+        id: Uuid::now_v7(),
+        parent_id,
+        name: name.to_string(),
+        environment,
+        allow_unmask,
+    };
     sqlx::query(
         "INSERT INTO account (account_id, parent_id, name, environment, allow_unmask, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
     )
@@ -112,7 +121,10 @@ pub async fn find_account(conn: &mut AnyConnection, id: Uuid) -> Result<Option<A
         let parse = |s: String| Uuid::parse_str(&s).map_err(|e| ApiError::Internal(e.to_string()));
         Ok(Account {
             id: parse(row.try_get("account_id")?)?,
-            parent_id: row.try_get::<Option<String>, _>("parent_id")?.map(parse).transpose()?,
+            parent_id: row
+                .try_get::<Option<String>, _>("parent_id")?
+                .map(parse)
+                .transpose()?,
             name: row.try_get("name")?,
             environment: Environment::parse(&row.try_get::<String, _>("environment")?)
                 .ok_or_else(|| ApiError::Internal("bad environment in account row".into()))?,
@@ -124,7 +136,10 @@ pub async fn find_account(conn: &mut AnyConnection, id: Uuid) -> Result<Option<A
 
 /// Number of accounts (to detect an empty database).
 pub async fn count_accounts(conn: &mut AnyConnection) -> Result<i64, ApiError> {
-    Ok(sqlx::query("SELECT COUNT(*) AS n FROM account").fetch_one(&mut *conn).await?.try_get("n")?)
+    Ok(sqlx::query("SELECT COUNT(*) AS n FROM account")
+        .fetch_one(&mut *conn)
+        .await?
+        .try_get("n")?)
 }
 
 /// Mints and stores a new API key for `account`.
@@ -142,25 +157,36 @@ pub async fn create_key(
         env: account.environment.as_str().into(),
         iat: now.timestamp(),
     };
-    let key = jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &EncodingKey::from_secret(signing_key))
-        .map_err(|e| ApiError::Internal(format!("signing an API key: {e}")))?;
-    sqlx::query("INSERT INTO api_key (key_id, account_id, key_hash, created_at) VALUES ($1, $2, $3, $4)")
-        .bind(key_id.to_string())
-        .bind(account.id.to_string())
-        .bind(key_hash(&key))
-        .bind(straddle_types::Timestamp(now).to_canonical())
-        .execute(&mut *conn)
-        .await?;
+    let key = jsonwebtoken::encode(
+        &Header::new(Algorithm::HS256),
+        &claims,
+        &EncodingKey::from_secret(signing_key),
+    )
+    .map_err(|e| ApiError::Internal(format!("signing an API key: {e}")))?;
+    sqlx::query(
+        "INSERT INTO api_key (key_id, account_id, key_hash, created_at) VALUES ($1, $2, $3, $4)",
+    )
+    .bind(key_id.to_string())
+    .bind(account.id.to_string())
+    .bind(key_hash(&key))
+    .bind(straddle_types::Timestamp(now).to_canonical())
+    .execute(&mut *conn)
+    .await?;
     Ok((key_id, ApiKey(key)))
 }
 
 /// Revokes a key; returns whether it existed.
-pub async fn revoke_key(conn: &mut AnyConnection, key_id: Uuid, now: &str) -> Result<bool, ApiError> {
-    let result = sqlx::query("UPDATE api_key SET revoked_at = $1 WHERE key_id = $2 AND revoked_at IS NULL")
-        .bind(now)
-        .bind(key_id.to_string())
-        .execute(&mut *conn)
-        .await?;
+pub async fn revoke_key(
+    conn: &mut AnyConnection,
+    key_id: Uuid,
+    now: &str,
+) -> Result<bool, ApiError> {
+    let result =
+        sqlx::query("UPDATE api_key SET revoked_at = $1 WHERE key_id = $2 AND revoked_at IS NULL")
+            .bind(now)
+            .bind(key_id.to_string())
+            .execute(&mut *conn)
+            .await?;
     if result.rows_affected() == 1 {
         return Ok(true);
     }

@@ -35,9 +35,15 @@ pub async fn bootstrap(
         Box::pin(async move {
             let now = Utc::now();
             let stamp = Timestamp(now).to_canonical();
-            let account = accounts::create_account(conn, &name, None, environment, allow_unmask, &stamp).await?;
+            let account =
+                accounts::create_account(conn, &name, None, environment, allow_unmask, &stamp)
+                    .await?;
             let (key_id, api_key) = accounts::create_key(conn, &signing_key, &account, now).await?;
-            Ok(Bootstrapped { account, key_id, api_key })
+            Ok(Bootstrapped {
+                account,
+                key_id,
+                api_key,
+            })
         })
     }))
     .await
@@ -62,7 +68,11 @@ pub async fn create_account(
 }
 
 /// Issues another API key for an existing account.
-pub async fn create_key(db: &Db, secrets: &Secrets, account_id: Uuid) -> Result<(Uuid, ApiKey), ApiError> {
+pub async fn create_key(
+    db: &Db,
+    secrets: &Secrets,
+    account_id: Uuid,
+) -> Result<(Uuid, ApiKey), ApiError> {
     let signing_key = secrets.jwt_key_bytes().to_vec();
     db.write(Box::new(move |conn| {
         Box::pin(async move {
@@ -85,7 +95,11 @@ pub async fn revoke_key(db: &Db, key_id: Uuid) -> Result<(), ApiError> {
             })
         }))
         .await?;
-    if found { Ok(()) } else { Err(ApiError::not_found("API key", "key_id", key_id)) }
+    if found {
+        Ok(())
+    } else {
+        Err(ApiError::not_found("API key", "key_id", key_id))
+    }
 }
 
 /// Whether the database has no accounts yet.

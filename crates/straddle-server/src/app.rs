@@ -10,28 +10,32 @@ use axum::http::request::Parts;
 use axum::http::{HeaderMap, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use axum::{Json, Router, middleware};
+use axum::{middleware, Json, Router};
 use serde::Serialize;
 use sqlx::AnyConnection;
-use straddle_types::{ArrayResponse, ObjectResponse, PagedResponseMetadata, ResponseType, SortOrder, Timestamp};
+use straddle_types::{
+    ArrayResponse, ObjectResponse, PagedResponseMetadata, ResponseType, SortOrder, Timestamp,
+};
 use tokio::net::TcpListener;
 use tower_http::catch_panic::CatchPanicLayer;
 use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 use uuid::Uuid;
 
-use crate::auth::{KeyVerifier, Principal, authenticate};
+use crate::auth::{authenticate, KeyVerifier, Principal};
 use crate::clock::Clock;
 use crate::config::Config;
-use crate::context::{RequestContext, json_response, request_context};
+use crate::context::{json_response, request_context, RequestContext};
 use crate::crypto::Sealer;
-use crate::db::Db;
+use crate::db::{Db, WriteFn};
 use crate::error::ApiError;
 use crate::extract::MAX_BODY_BYTES;
 use crate::idempotency::Mutation;
-use crate::paging::{MAX_PAGE_SIZE, Paging};
+use crate::paging::{Paging, MAX_PAGE_SIZE};
 use crate::secrets::Secrets;
-use crate::{background, customers};
+use crate::secrets::SigningKey;
+use crate::{background, bridge, customers, paykeys};
+use straddle_providers::Providers;
 
 /// Everything a request handler can reach.
 #[derive(Clone, Debug)]
@@ -46,6 +50,10 @@ pub struct AppState {
     pub sealer: Arc<Sealer>,
     /// Server configuration.
     pub config: Arc<Config>,
+    /// Plaid and Quiltt (sandbox or live).
+    pub providers: Arc<Providers>,
+    /// HS256 key of bridge tokens (distinct from the API-key key).
+    pub bridge_key: Arc<SigningKey>,
 }
 
 impl std::fmt::Debug for dyn Clock {
@@ -80,8 +88,16 @@ impl<S: Send + Sync> FromRequestParts<S> for Caller {
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
         let missing = || ApiError::Internal("route is missing its middleware".into());
         Ok(Caller {
-            context: parts.extensions.get::<RequestContext>().cloned().ok_or_else(missing)?,
-            principal: parts.extensions.get::<Principal>().cloned().ok_or_else(missing)?,
+            context: parts
+                .extensions
+                .get::<RequestContext>()
+                .cloned()
+                .ok_or_else(missing)?,
+            principal: parts
+                .extensions
+                .get::<Principal>()
+                .cloned()
+                .ok_or_else(missing)?,
             headers: parts.headers.clone(),
             method: parts.method.clone(),
             path: parts.uri.path().to_string(),
@@ -100,11 +116,15 @@ impl Caller {
         if self.principal.authenticated.allow_unmask {
             Ok(())
         } else {
-            Err(ApiError::Forbidden("This account is not allowed to unmask sensitive data.".into()))
+            Err(ApiError::Forbidden(
+                "This account is not allowed to unmask sensitive data.".into(),
+            ))
         }
     }
 
-    /// Runs `work` as an idempotent write and answers with `status`.
+    /// Runs `work` as an idempotent write for the acting account and
+    /// answers with `status`. `work` gets the connection, the state and the
+    /// acting account id.
     pub async fn mutate<T, F>(
         &self,
         state: &AppState,
@@ -114,16 +134,35 @@ impl Caller {
     ) -> Result<Response, ApiError>
     where
         T: Serialize + Send + 'static,
-        F: for<'c> FnOnce(&'c mut AnyConnection) -> futures::future::BoxFuture<'c, Result<T, ApiError>> + Send + 'static,
+        F: for<'c> FnOnce(
+                &'c mut AnyConnection,
+                AppState,
+                Uuid,
+            ) -> futures::future::BoxFuture<'c, Result<T, ApiError>>
+            + Send
+            + 'static,
     {
         let environment = state.config.environment.as_str();
-        let mutation = Mutation::new(&self.headers, &self.principal, environment, &self.method, &self.path, body)?;
-        state.mutate(&self.context, mutation, status, Box::new(work)).await
+        let mutation = Mutation::new(
+            &self.headers,
+            &self.principal,
+            environment,
+            &self.method,
+            &self.path,
+            body,
+        )?;
+        let (work_state, account_id) = (state.clone(), self.account_id());
+        let work: WriteFn<T> = Box::new(move |conn| work(conn, work_state, account_id));
+        state.mutate(&self.context, mutation, status, work).await
     }
 
     /// A single-object response.
     pub fn object<T: Serialize>(&self, status: StatusCode, data: T) -> Result<Response, ApiError> {
-        let body = ObjectResponse { meta: self.context.meta(), response_type: ResponseType::Object, data };
+        let body = ObjectResponse {
+            meta: self.context.meta(),
+            response_type: ResponseType::Object,
+            data,
+        };
         Ok(json_response(status, serde_json::to_string(&body)?))
     }
 
@@ -168,20 +207,34 @@ struct BearerAuth;
 
 impl utoipa::Modify for BearerAuth {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
-        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme};
+        use utoipa::openapi::security::{
+            HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme,
+        };
         let components = openapi.components.get_or_insert_with(Default::default);
         components.add_security_scheme(
             "bearer",
-            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).bearer_format("JWT").build()),
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .build(),
+            ),
         );
-        openapi.security = Some(vec![SecurityRequirement::new("bearer", Vec::<String>::new())]);
+        openapi.security = Some(vec![SecurityRequirement::new(
+            "bearer",
+            Vec::<String>::new(),
+        )]);
     }
 }
 
 /// Builds the full router: API routes behind authentication, the OpenAPI
 /// document, health, and envelope-shaped 404/405 for everything else.
 pub fn router(state: AppState) -> Router {
-    let (api, openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi()).merge(customers::routes::router()).split_for_parts();
+    let (api, openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .merge(customers::routes::router())
+        .merge(bridge::routes::router())
+        .merge(paykeys::routes::router())
+        .split_for_parts();
     let api = api
         .route_layer(middleware::from_fn_with_state(state.clone(), authenticate))
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed });
@@ -189,11 +242,19 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(api)
         .route("/health", get(health))
-        .route("/openapi.json", get(move || async move { Json(openapi.as_ref().clone()) }))
+        .route(
+            "/openapi.json",
+            get(move || async move { Json(openapi.as_ref().clone()) }),
+        )
         .fallback(|| async { ApiError::NoRoute })
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))
-        .layer(CatchPanicLayer::custom(|_| ApiError::Internal("handler panicked".into()).into_response()))
-        .layer(middleware::from_fn_with_state(state.clone(), request_context))
+        .layer(CatchPanicLayer::custom(|_| {
+            ApiError::Internal("handler panicked".into()).into_response()
+        }))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            request_context,
+        ))
         .with_state(state)
 }
 
@@ -219,9 +280,19 @@ impl Application {
             config.rate_limit_per_second,
         ));
         keys.refresh_revocations(&db).await?;
-        keys.clone().spawn_refresher(db.clone(), config.key_cache_refresh);
+        keys.clone()
+            .spawn_refresher(db.clone(), config.key_cache_refresh);
         let listener = TcpListener::bind(config.addr).await?;
-        let state = AppState { db, clock, keys, sealer: Arc::new(Sealer::new(&secrets)), config: Arc::new(config) };
+        let providers = Arc::new(config.providers()?);
+        let state = AppState {
+            db,
+            clock,
+            keys,
+            sealer: Arc::new(Sealer::new(&secrets)),
+            bridge_key: Arc::new(secrets.bridge_key()),
+            config: Arc::new(config),
+            providers,
+        };
         Ok(Application { listener, state })
     }
 
@@ -236,10 +307,15 @@ impl Application {
     }
 
     /// Serves until `shutdown` resolves, then lets in-flight requests finish.
-    pub async fn run(self, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
+    pub async fn run(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
         let worker = tokio::spawn(background::run(self.state.clone()));
         let app = router(self.state);
-        let result = axum::serve(self.listener, app).with_graceful_shutdown(shutdown).await;
+        let result = axum::serve(self.listener, app)
+            .with_graceful_shutdown(shutdown)
+            .await;
         worker.abort();
         result
     }

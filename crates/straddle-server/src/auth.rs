@@ -10,7 +10,7 @@ use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use axum::extract::{Request, State};
-use axum::http::{HeaderMap, header};
+use axum::http::{header, HeaderMap};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
@@ -19,7 +19,7 @@ use sqlx::Row;
 use subtle::ConstantTimeEq;
 use uuid::Uuid;
 
-use crate::accounts::{Account, ApiKeyClaims, find_account, key_hash};
+use crate::accounts::{find_account, key_hash, Account, ApiKeyClaims};
 use crate::app::AppState;
 use crate::config::Environment;
 use crate::db::Db;
@@ -70,7 +70,8 @@ impl KeyVerifier {
         validation.required_spec_claims.clear();
         validation.validate_exp = false;
         validation.set_issuer(&["straddle"]);
-        let limiter = NonZeroU32::new(rate_limit_per_second).map(|rate| RateLimiter::keyed(Quota::per_second(rate)));
+        let limiter = NonZeroU32::new(rate_limit_per_second)
+            .map(|rate| RateLimiter::keyed(Quota::per_second(rate)));
         KeyVerifier {
             decoding_key: DecodingKey::from_secret(signing_key),
             validation,
@@ -84,9 +85,10 @@ impl KeyVerifier {
 
     /// The account an API key authenticates, or 401.
     pub async fn verify(&self, db: &Db, api_key: &str) -> Result<Arc<Account>, ApiError> {
-        let claims = jsonwebtoken::decode::<ApiKeyClaims>(api_key, &self.decoding_key, &self.validation)
-            .map_err(|_| ApiError::Unauthorized)?
-            .claims;
+        let claims =
+            jsonwebtoken::decode::<ApiKeyClaims>(api_key, &self.decoding_key, &self.validation)
+                .map_err(|_| ApiError::Unauthorized)?
+                .claims;
         if claims.env != self.environment.as_str() {
             return Err(ApiError::Unauthorized);
         }
@@ -96,13 +98,20 @@ impl KeyVerifier {
         let cached = read(&self.keys).get(&claims.kid).cloned();
         let entry = match cached {
             Some(entry) => entry,
-            None => self.load_key(db, claims.kid).await?.ok_or(ApiError::Unauthorized)?,
+            None => self
+                .load_key(db, claims.kid)
+                .await?
+                .ok_or(ApiError::Unauthorized)?,
         };
         let hash = key_hash(api_key);
-        if !bool::from(entry.hash.as_bytes().ct_eq(hash.as_bytes())) || entry.account_id != claims.sub {
+        if !bool::from(entry.hash.as_bytes().ct_eq(hash.as_bytes()))
+            || entry.account_id != claims.sub
+        {
             return Err(ApiError::Unauthorized);
         }
-        self.account(db, entry.account_id).await?.ok_or(ApiError::Unauthorized)
+        self.account(db, entry.account_id)
+            .await?
+            .ok_or(ApiError::Unauthorized)
     }
 
     /// An account by id, cached.
@@ -121,10 +130,11 @@ impl KeyVerifier {
     }
 
     async fn load_key(&self, db: &Db, key_id: Uuid) -> Result<Option<Arc<KeyEntry>>, ApiError> {
-        let row = sqlx::query("SELECT account_id, key_hash, revoked_at FROM api_key WHERE key_id = $1")
-            .bind(key_id.to_string())
-            .fetch_optional(&db.pool)
-            .await?;
+        let row =
+            sqlx::query("SELECT account_id, key_hash, revoked_at FROM api_key WHERE key_id = $1")
+                .bind(key_id.to_string())
+                .fetch_optional(&db.pool)
+                .await?;
         let Some(row) = row else { return Ok(None) };
         if row.try_get::<Option<String>, _>("revoked_at")?.is_some() {
             write(&self.revoked).insert(key_id);
@@ -132,14 +142,19 @@ impl KeyVerifier {
         }
         let account_id = Uuid::parse_str(&row.try_get::<String, _>("account_id")?)
             .map_err(|e| ApiError::Internal(e.to_string()))?;
-        let entry = Arc::new(KeyEntry { account_id, hash: row.try_get("key_hash")? });
+        let entry = Arc::new(KeyEntry {
+            account_id,
+            hash: row.try_get("key_hash")?,
+        });
         write(&self.keys).insert(key_id, entry.clone());
         Ok(Some(entry))
     }
 
     /// Reloads the set of revoked key ids.
     pub async fn refresh_revocations(&self, db: &Db) -> Result<(), ApiError> {
-        let rows = sqlx::query("SELECT key_id FROM api_key WHERE revoked_at IS NOT NULL").fetch_all(&db.pool).await?;
+        let rows = sqlx::query("SELECT key_id FROM api_key WHERE revoked_at IS NOT NULL")
+            .fetch_all(&db.pool)
+            .await?;
         let revoked: HashSet<Uuid> = rows
             .iter()
             .filter_map(|row| row.try_get::<String, _>("key_id").ok())
@@ -163,10 +178,16 @@ impl KeyVerifier {
     }
 
     fn check_rate(&self, platform_id: Uuid) -> Result<(), ApiError> {
-        let Some(limiter) = &self.limiter else { return Ok(()) };
+        let Some(limiter) = &self.limiter else {
+            return Ok(());
+        };
         limiter.check_key(&platform_id).map_err(|not_until| {
-            let wait = not_until.wait_time_from(governor::clock::Clock::now(&governor::clock::DefaultClock::default()));
-            ApiError::RateLimited { retry_after_secs: wait.as_secs().max(1) }
+            let wait = not_until.wait_time_from(governor::clock::Clock::now(
+                &governor::clock::DefaultClock::default(),
+            ));
+            ApiError::RateLimited {
+                retry_after_secs: wait.as_secs().max(1),
+            }
         })
     }
 }
@@ -182,12 +203,17 @@ fn write<T>(lock: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
 /// Parses `Straddle-Account-Id`: a bare UUID, an `acct_` prefix tolerated.
 fn parse_account_header(value: &str) -> Result<Uuid, ApiError> {
     let bare = value.trim().strip_prefix("acct_").unwrap_or(value.trim());
-    Uuid::parse_str(bare).map_err(|_| ApiError::invalid_field("Straddle-Account-Id", "Must be a UUID."))
+    Uuid::parse_str(bare)
+        .map_err(|_| ApiError::invalid_field("Straddle-Account-Id", "Must be a UUID."))
 }
 
 /// Middleware for API routes: authenticates, resolves the acting account,
 /// applies the rate limit, and stores the [`Principal`] for handlers.
-pub async fn authenticate(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
+pub async fn authenticate(
+    State(state): State<AppState>,
+    mut request: Request,
+    next: Next,
+) -> Response {
     match principal_for(&state, request.headers()).await {
         Ok(principal) => {
             request.extensions_mut().insert(principal);
@@ -201,7 +227,10 @@ async fn principal_for(state: &AppState, headers: &HeaderMap) -> Result<Principa
     let token = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+        .and_then(|v| {
+            v.strip_prefix("Bearer ")
+                .or_else(|| v.strip_prefix("bearer "))
+        })
         .map(str::trim)
         .ok_or(ApiError::Unauthorized)?;
     let verifier = &state.keys;
@@ -217,9 +246,15 @@ async fn principal_for(state: &AppState, headers: &HeaderMap) -> Result<Principa
             if id == authenticated.id {
                 authenticated.clone()
             } else {
-                let forbidden =
-                    || ApiError::Forbidden("Straddle-Account-Id is not an embedded account of this platform.".into());
-                let account = verifier.account(&state.db, id).await?.ok_or_else(forbidden)?;
+                let forbidden = || {
+                    ApiError::Forbidden(
+                        "Straddle-Account-Id is not an embedded account of this platform.".into(),
+                    )
+                };
+                let account = verifier
+                    .account(&state.db, id)
+                    .await?
+                    .ok_or_else(forbidden)?;
                 if account.parent_id != Some(authenticated.id) {
                     return Err(forbidden());
                 }
@@ -227,5 +262,8 @@ async fn principal_for(state: &AppState, headers: &HeaderMap) -> Result<Principa
             }
         }
     };
-    Ok(Principal { authenticated, acting })
+    Ok(Principal {
+        authenticated,
+        acting,
+    })
 }

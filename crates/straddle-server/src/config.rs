@@ -4,6 +4,8 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use straddle_providers::{LiveConfig, LiveProvider, Providers, SandboxProvider};
+
 /// Sandbox or production semantics.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Environment {
@@ -49,6 +51,8 @@ pub struct Config {
     pub rate_limit_per_second: u32,
     /// How long the revocation cache may be stale.
     pub key_cache_refresh: Duration,
+    /// Real Plaid/Quiltt endpoints; `None` uses the deterministic sandbox provider.
+    pub live_providers: Option<LiveConfig>,
 }
 
 impl Config {
@@ -62,13 +66,24 @@ impl Config {
             background_delay: Duration::from_secs(3),
             rate_limit_per_second: 1000,
             key_cache_refresh: Duration::from_secs(2),
+            live_providers: None,
         }
+    }
+
+    /// The bank data providers this configuration asks for.
+    pub fn providers(&self) -> Result<Providers, straddle_providers::BuildError> {
+        Ok(match &self.live_providers {
+            Some(live) => Providers::Live(LiveProvider::new(live.clone())?),
+            None => Providers::Sandbox(SandboxProvider::new()),
+        })
     }
 }
 
 /// The default data directory: `./data` (override with `STRADDLE_DATA_DIR`).
 pub fn default_data_dir() -> PathBuf {
-    std::env::var_os("STRADDLE_DATA_DIR").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("data"))
+    std::env::var_os("STRADDLE_DATA_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("data"))
 }
 
 /// The default embedded database URL.
@@ -80,7 +95,11 @@ pub fn default_database_url() -> String {
 /// the data directory otherwise.
 pub fn default_secrets_file(database_url: &str) -> PathBuf {
     match sqlite_path(database_url) {
-        Some(path) => path.parent().map(|p| p.to_path_buf()).unwrap_or_default().join("straddle-secrets.json"),
+        Some(path) => path
+            .parent()
+            .map(|p| p.to_path_buf())
+            .unwrap_or_default()
+            .join("straddle-secrets.json"),
         None => default_data_dir().join("straddle-secrets.json"),
     }
 }

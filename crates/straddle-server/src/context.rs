@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use axum::body::Body;
 use axum::extract::{Request, State};
-use axum::http::{HeaderMap, HeaderName, HeaderValue, header};
+use axum::http::{header, HeaderMap, HeaderName, HeaderValue};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use straddle_types::{ErrorResponse, ResponseMetadata, ResponseType, Timestamp};
@@ -28,7 +28,10 @@ pub struct RequestContext {
 impl RequestContext {
     /// The envelope's `meta` for this request.
     pub fn meta(&self) -> ResponseMetadata {
-        ResponseMetadata { api_request_id: self.api_request_id, api_request_timestamp: self.received_at }
+        ResponseMetadata {
+            api_request_id: self.api_request_id,
+            api_request_timestamp: self.received_at,
+        }
     }
 }
 
@@ -39,12 +42,22 @@ const CORRELATION_ID: HeaderName = HeaderName::from_static("correlation-id");
 const MAX_TRACE_ID: usize = 200;
 
 fn trace_header(headers: &HeaderMap, name: &HeaderName) -> Option<HeaderValue> {
-    headers.get(name).filter(|v| v.len() <= MAX_TRACE_ID && v.to_str().is_ok()).cloned()
+    headers
+        .get(name)
+        .filter(|v| v.len() <= MAX_TRACE_ID && v.to_str().is_ok())
+        .cloned()
 }
 
 /// Outermost middleware: context, span, trace-header echo, error envelope.
-pub async fn request_context(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
-    let context = RequestContext { api_request_id: Uuid::now_v7(), received_at: state.clock.timestamp() };
+pub async fn request_context(
+    State(state): State<AppState>,
+    mut request: Request,
+    next: Next,
+) -> Response {
+    let context = RequestContext {
+        api_request_id: Uuid::now_v7(),
+        received_at: state.clock.timestamp(),
+    };
     let request_id = trace_header(request.headers(), &REQUEST_ID);
     let correlation_id = trace_header(request.headers(), &CORRELATION_ID);
     let span = tracing::info_span!(
@@ -60,7 +73,11 @@ pub async fn request_context(State(state): State<AppState>, mut request: Request
     let mut response = next.run(request).instrument(span.clone()).await;
     if let Some(PendingError(error)) = response.extensions_mut().remove::<PendingError>() {
         let status = response.status();
-        let body = ErrorResponse { meta: context.meta(), response_type: ResponseType::Error, error };
+        let body = ErrorResponse {
+            meta: context.meta(),
+            response_type: ResponseType::Error,
+            error,
+        };
         let mut rendered = axum::Json(body).into_response();
         *rendered.status_mut() = status;
         for (name, value) in response.headers() {
@@ -78,7 +95,11 @@ pub async fn request_context(State(state): State<AppState>, mut request: Request
         headers.insert(CORRELATION_ID, value);
     }
     span.in_scope(|| {
-        tracing::info!(status = response.status().as_u16(), latency_ms = started.elapsed().as_millis() as u64, "response");
+        tracing::info!(
+            status = response.status().as_u16(),
+            latency_ms = started.elapsed().as_millis() as u64,
+            "response"
+        );
     });
     response
 }
@@ -87,8 +108,9 @@ pub async fn request_context(State(state): State<AppState>, mut request: Request
 pub fn json_response(status: axum::http::StatusCode, body: String) -> Response {
     let mut response = Response::new(Body::from(body));
     *response.status_mut() = status;
-    response
-        .headers_mut()
-        .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
     response
 }

@@ -6,8 +6,8 @@ use std::fmt;
 
 use aes_gcm::aead::{Aead, AeadCore, KeyInit, OsRng};
 use aes_gcm::{Aes256Gcm, Key, Nonce};
-use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
+use base64::Engine;
 use secrecy::ExposeSecret;
 
 use crate::error::ApiError;
@@ -36,7 +36,10 @@ impl Sealer {
                 (id.clone(), Aes256Gcm::new(&Key::<Aes256Gcm>::from(key)))
             })
             .collect();
-        Sealer { ciphers, active: secrets.active_data_key.clone() }
+        Sealer {
+            ciphers,
+            active: secrets.active_data_key.clone(),
+        }
     }
 
     /// Encrypts `plaintext`; `context` (e.g. the record id) is bound as
@@ -44,7 +47,10 @@ impl Sealer {
     pub fn seal(&self, plaintext: &[u8], context: &str) -> Result<String, ApiError> {
         let cipher = self.cipher(&self.active)?;
         let nonce = Aes256Gcm::generate_nonce(&mut OsRng);
-        let payload = aes_gcm::aead::Payload { msg: plaintext, aad: context.as_bytes() };
+        let payload = aes_gcm::aead::Payload {
+            msg: plaintext,
+            aad: context.as_bytes(),
+        };
         let ciphertext = cipher
             .encrypt(&nonce, payload)
             .map_err(|_| ApiError::Internal("encryption failed".into()))?;
@@ -57,7 +63,8 @@ impl Sealer {
     pub fn open(&self, sealed: &str, context: &str) -> Result<Vec<u8>, ApiError> {
         let bad = || ApiError::Internal("stored ciphertext is malformed".into());
         let mut parts = sealed.splitn(3, ':');
-        let (Some("v1"), Some(key_id), Some(data)) = (parts.next(), parts.next(), parts.next()) else {
+        let (Some("v1"), Some(key_id), Some(data)) = (parts.next(), parts.next(), parts.next())
+        else {
             return Err(bad());
         };
         let blob = B64.decode(data).map_err(|_| bad())?;
@@ -66,7 +73,10 @@ impl Sealer {
         }
         let (nonce, ciphertext) = blob.split_at(12);
         let nonce: [u8; 12] = nonce.try_into().map_err(|_| bad())?;
-        let payload = aes_gcm::aead::Payload { msg: ciphertext, aad: context.as_bytes() };
+        let payload = aes_gcm::aead::Payload {
+            msg: ciphertext,
+            aad: context.as_bytes(),
+        };
         self.cipher(key_id)?
             .decrypt(&Nonce::from(nonce), payload)
             .map_err(|_| ApiError::Internal("stored ciphertext failed authentication".into()))

@@ -70,12 +70,14 @@ impl Db {
         };
         let options = AnyConnectOptions::from_str(&url)?.disable_statement_logging();
         let pool_options = match backend {
-            Backend::Sqlite => AnyPoolOptions::new().max_connections(8).after_connect(|conn, _| {
-                Box::pin(async move {
-                    conn.execute(SQLITE_PRAGMAS).await?;
-                    Ok(())
-                })
-            }),
+            Backend::Sqlite => AnyPoolOptions::new()
+                .max_connections(8)
+                .after_connect(|conn, _| {
+                    Box::pin(async move {
+                        conn.execute(SQLITE_PRAGMAS).await?;
+                        Ok(())
+                    })
+                }),
             Backend::Postgres => AnyPoolOptions::new().max_connections(16),
         };
         let pool = pool_options.connect_with(options.clone()).await?;
@@ -90,7 +92,11 @@ impl Db {
             }
             Backend::Postgres => None,
         };
-        Ok(Db { pool, backend, writer })
+        Ok(Db {
+            pool,
+            backend,
+            writer,
+        })
     }
 
     /// The backend in use.
@@ -126,18 +132,26 @@ impl Db {
             .send(job)
             .await
             .map_err(|_| ApiError::Internal("writer task stopped".into()))?;
-        outcome.await.map_err(|_| ApiError::Internal("writer task dropped a job".into()))?
+        outcome
+            .await
+            .map_err(|_| ApiError::Internal("writer task dropped a job".into()))?
     }
 }
 
 /// Adds `mode=rwc` and creates the folder so a fresh data dir just works.
 fn sqlite_url(url: &str) -> Result<String, sqlx::Error> {
-    if let Some(parent) = crate::config::sqlite_path(url).and_then(|p| p.parent().map(|p| p.to_path_buf())) {
+    if let Some(parent) =
+        crate::config::sqlite_path(url).and_then(|p| p.parent().map(|p| p.to_path_buf()))
+    {
         if !parent.as_os_str().is_empty() {
             std::fs::create_dir_all(&parent).map_err(sqlx::Error::Io)?;
         }
     }
-    Ok(if url.contains('?') { url.to_string() } else { format!("{url}?mode=rwc") })
+    Ok(if url.contains('?') {
+        url.to_string()
+    } else {
+        format!("{url}?mode=rwc")
+    })
 }
 
 async fn in_savepoint<T>(conn: &mut AnyConnection, work: WriteFn<T>) -> Result<T, ApiError> {

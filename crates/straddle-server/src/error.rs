@@ -10,7 +10,11 @@ use straddle_types::{ApiErrorBody, ErrorItem, ErrorType};
 pub enum ApiError {
     /// Structurally bad input: malformed JSON, wrong types, missing fields, bad headers.
     #[error("invalid request: {title}")]
-    InvalidRequest { title: String, detail: String, items: Vec<ErrorItem> },
+    InvalidRequest {
+        title: String,
+        detail: String,
+        items: Vec<ErrorItem>,
+    },
     /// Well-formed input that fails a content check (400 `validation_error`).
     #[error("validation failed")]
     Validation { items: Vec<ErrorItem> },
@@ -22,7 +26,10 @@ pub enum ApiError {
     Forbidden(String),
     /// The resource does not exist in the caller's scope.
     #[error("not found: {detail}")]
-    NotFound { detail: String, items: Vec<ErrorItem> },
+    NotFound {
+        detail: String,
+        items: Vec<ErrorItem>,
+    },
     /// No route for this path.
     #[error("no such route")]
     NoRoute,
@@ -37,7 +44,10 @@ pub enum ApiError {
     IdempotencyInProgress,
     /// Well-formed but not actionable in the resource's current state.
     #[error("unprocessable: {detail}")]
-    Unprocessable { detail: String, items: Vec<ErrorItem> },
+    Unprocessable {
+        detail: String,
+        items: Vec<ErrorItem>,
+    },
     /// Request body too large.
     #[error("payload too large")]
     PayloadTooLarge,
@@ -73,13 +83,18 @@ impl ApiError {
     /// 422 with a single reason.
     pub fn unprocessable(reference: &str, detail: impl Into<String>) -> Self {
         let detail = detail.into();
-        ApiError::Unprocessable { detail: detail.clone(), items: vec![item(reference, detail)] }
+        ApiError::Unprocessable {
+            detail: detail.clone(),
+            items: vec![item(reference, detail)],
+        }
     }
 
     /// The HTTP status of this error.
     pub fn status(&self) -> StatusCode {
         match self {
-            ApiError::InvalidRequest { .. } | ApiError::Validation { .. } => StatusCode::BAD_REQUEST,
+            ApiError::InvalidRequest { .. } | ApiError::Validation { .. } => {
+                StatusCode::BAD_REQUEST
+            }
             ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
             ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::NotFound { .. } | ApiError::NoRoute => StatusCode::NOT_FOUND,
@@ -176,7 +191,10 @@ impl ApiError {
 
 /// Shorthand for an error item.
 pub fn item(reference: &str, detail: impl Into<String>) -> ErrorItem {
-    ErrorItem { reference: reference.to_string(), detail: detail.into() }
+    ErrorItem {
+        reference: reference.to_string(),
+        detail: detail.into(),
+    }
 }
 
 impl From<sqlx::Error> for ApiError {

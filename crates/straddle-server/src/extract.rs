@@ -6,15 +6,15 @@ use std::collections::BTreeMap;
 use axum::body::Bytes;
 use axum::extract::{FromRequest, FromRequestParts, Path, Request};
 use axum::http::request::Parts;
-use axum::http::{Method, header};
+use axum::http::{header, Method};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 use straddle_types::ErrorItem;
+use utoipa::openapi::{schema::Schema, RefOr};
 use utoipa::ToSchema;
-use utoipa::openapi::{RefOr, schema::Schema};
 use uuid::Uuid;
 
-use crate::error::{ApiError, item};
+use crate::error::{item, ApiError};
 
 /// Largest request body accepted.
 pub const MAX_BODY_BYTES: usize = 256 * 1024;
@@ -57,22 +57,31 @@ impl<S: Send + Sync> FromRequest<S> for OptionalBody {
 
 async fn raw_json<S: Send + Sync>(request: Request, state: &S) -> Result<Value, ApiError> {
     let content_type = request.headers().get(header::CONTENT_TYPE).cloned();
-    let bytes = Bytes::from_request(request, state).await.map_err(|rejection| {
-        if rejection.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
-            ApiError::PayloadTooLarge
-        } else {
-            ApiError::invalid_field("body", "The request body could not be read.")
-        }
-    })?;
+    let bytes = Bytes::from_request(request, state)
+        .await
+        .map_err(|rejection| {
+            if rejection.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+                ApiError::PayloadTooLarge
+            } else {
+                ApiError::invalid_field("body", "The request body could not be read.")
+            }
+        })?;
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Ok(Value::Object(Default::default()));
     }
     let is_json = content_type
         .as_ref()
         .and_then(|v| v.to_str().ok())
-        .is_none_or(|v| v.trim_start().to_ascii_lowercase().starts_with("application/json"));
+        .is_none_or(|v| {
+            v.trim_start()
+                .to_ascii_lowercase()
+                .starts_with("application/json")
+        });
     if !is_json {
-        return Err(ApiError::invalid_field("Content-Type", "Request bodies must be application/json."));
+        return Err(ApiError::invalid_field(
+            "Content-Type",
+            "Request bodies must be application/json.",
+        ));
     }
     let value: Value = serde_json::from_slice(&bytes).map_err(|err| ApiError::InvalidRequest {
         title: "Malformed JSON".into(),
@@ -80,7 +89,10 @@ async fn raw_json<S: Send + Sync>(request: Request, state: &S) -> Result<Value, 
         items: vec![item("body", format!("{err}"))],
     })?;
     if !value.is_object() {
-        return Err(ApiError::invalid_field("body", "The request body must be a JSON object."));
+        return Err(ApiError::invalid_field(
+            "body",
+            "The request body must be a JSON object.",
+        ));
     }
     Ok(value)
 }
@@ -127,7 +139,11 @@ pub fn parse_fields<T: DeserializeOwned + ToSchema>(value: &Value) -> Result<T, 
             }
             continue;
         }
-        let reference = if path.is_empty() { "body".to_string() } else { path.join(".") };
+        let reference = if path.is_empty() {
+            "body".to_string()
+        } else {
+            path.join(".")
+        };
         if items.iter().any(|i| i.reference == reference) || !remove_at(&mut remaining, &path) {
             return Err(items);
         }
@@ -141,7 +157,11 @@ fn missing_field(message: &str) -> Option<&str> {
 }
 
 fn join(path: &[String], field: &str) -> String {
-    if path.is_empty() { field.to_string() } else { format!("{}.{field}", path.join(".")) }
+    if path.is_empty() {
+        field.to_string()
+    } else {
+        format!("{}.{field}", path.join("."))
+    }
 }
 
 fn describe(message: &str) -> String {
@@ -153,7 +173,9 @@ fn describe(message: &str) -> String {
 }
 
 fn remove_at(value: &mut Value, path: &[String]) -> bool {
-    let Some((last, parents)) = path.split_last() else { return false };
+    let Some((last, parents)) = path.split_last() else {
+        return false;
+    };
     let mut node = value;
     for segment in parents {
         node = match node {
@@ -161,7 +183,8 @@ fn remove_at(value: &mut Value, path: &[String]) -> bool {
                 Some(next) => next,
                 None => return false,
             },
-            Value::Array(list) => match segment.parse::<usize>().ok().and_then(|i| list.get_mut(i)) {
+            Value::Array(list) => match segment.parse::<usize>().ok().and_then(|i| list.get_mut(i))
+            {
                 Some(next) => next,
                 None => return false,
             },
@@ -202,15 +225,18 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for QueryParams<T>
                 .or_insert_with(|| value.into_owned());
         }
         let canonical = serde_urlencoded::to_string(&merged).unwrap_or_default();
-        let deserializer = serde_urlencoded::Deserializer::new(form_urlencoded::parse(canonical.as_bytes()));
-        serde_path_to_error::deserialize(deserializer).map(QueryParams).map_err(|error| {
-            let reference = error.path().to_string();
-            ApiError::InvalidRequest {
-                title: "Invalid Query Parameter".into(),
-                detail: "A query parameter has an invalid value.".into(),
-                items: vec![item(&reference, describe(&error.inner().to_string()))],
-            }
-        })
+        let deserializer =
+            serde_urlencoded::Deserializer::new(form_urlencoded::parse(canonical.as_bytes()));
+        serde_path_to_error::deserialize(deserializer)
+            .map(QueryParams)
+            .map_err(|error| {
+                let reference = error.path().to_string();
+                ApiError::InvalidRequest {
+                    title: "Invalid Query Parameter".into(),
+                    detail: "A query parameter has an invalid value.".into(),
+                    items: vec![item(&reference, describe(&error.inner().to_string()))],
+                }
+            })
     }
 }
 
@@ -225,13 +251,18 @@ impl<S: Send + Sync> FromRequestParts<S> for PathId {
         let Path(text) = Path::<String>::from_request_parts(parts, state)
             .await
             .map_err(|_| ApiError::invalid_field("id", "Must be a UUID."))?;
-        Uuid::parse_str(&text).map(PathId).map_err(|_| ApiError::invalid_field("id", "Must be a UUID."))
+        Uuid::parse_str(&text)
+            .map(PathId)
+            .map_err(|_| ApiError::invalid_field("id", "Must be a UUID."))
     }
 }
 
 /// Whether a method changes state (and so honours `Idempotency-Key`).
 pub fn is_mutating(method: &Method) -> bool {
-    matches!(*method, Method::POST | Method::PUT | Method::PATCH | Method::DELETE)
+    matches!(
+        *method,
+        Method::POST | Method::PUT | Method::PATCH | Method::DELETE
+    )
 }
 
 #[cfg(test)]
@@ -264,9 +295,15 @@ mod tests {
 
     #[test]
     fn every_failing_field_is_named() {
-        let items = parse_fields::<Probe>(&json!({"count": "x", "kind": "two", "nested": {"city": 5}})).unwrap_err();
-        let missing_nested = parse_fields::<Probe>(&json!({"name": "a", "nested": {}, "kind": "two"})).unwrap_err();
-        let nested_refs: Vec<_> = missing_nested.iter().map(|i| i.reference.as_str()).collect();
+        let items =
+            parse_fields::<Probe>(&json!({"count": "x", "kind": "two", "nested": {"city": 5}}))
+                .unwrap_err();
+        let missing_nested =
+            parse_fields::<Probe>(&json!({"name": "a", "nested": {}, "kind": "two"})).unwrap_err();
+        let nested_refs: Vec<_> = missing_nested
+            .iter()
+            .map(|i| i.reference.as_str())
+            .collect();
         assert_eq!(nested_refs, ["count", "kind", "nested.city"]);
         let references: Vec<_> = items.iter().map(|i| i.reference.as_str()).collect();
         assert!(references.contains(&"name"), "{references:?}");
@@ -277,7 +314,9 @@ mod tests {
 
     #[test]
     fn unknown_fields_are_ignored() {
-        let probe = parse_fields::<Probe>(&json!({"name": "a", "count": 1, "kind": "one", "extra": true})).unwrap();
+        let probe =
+            parse_fields::<Probe>(&json!({"name": "a", "count": 1, "kind": "one", "extra": true}))
+                .unwrap();
         assert_eq!(probe.count, 1);
     }
 }

@@ -15,9 +15,9 @@ use straddle_types::{ObjectResponse, ResponseType, Timestamp};
 use crate::accounts::hex;
 use crate::app::AppState;
 use crate::auth::Principal;
-use crate::context::{RequestContext, json_response};
+use crate::context::{json_response, RequestContext};
 use crate::db::WriteFn;
-use crate::error::{ApiError, item};
+use crate::error::{item, ApiError};
 
 /// How long a key is remembered.
 pub const RETENTION_HOURS: i64 = 24;
@@ -41,15 +41,24 @@ impl Mutation {
     ) -> Result<Mutation, ApiError> {
         let fingerprint = sha256(&[method.as_str(), path, &body.to_string()]);
         let Some(value) = headers.get("idempotency-key") else {
-            return Ok(Mutation { scope_hash: None, fingerprint });
+            return Ok(Mutation {
+                scope_hash: None,
+                fingerprint,
+            });
         };
-        let key = value.to_str().map_err(|_| bad_key("The Idempotency-Key header must be printable text."))?;
+        let key = value
+            .to_str()
+            .map_err(|_| bad_key("The Idempotency-Key header must be printable text."))?;
         let length = key.chars().count();
         if !(10..=40).contains(&length) {
             return Err(ApiError::InvalidRequest {
                 title: "Invalid Idempotency-Key".into(),
-                detail: "The Idempotency-Key header must be between 10 and 40 characters long.".into(),
-                items: vec![item("Idempotency-Key", format!("Length {length} is outside 10-40."))],
+                detail: "The Idempotency-Key header must be between 10 and 40 characters long."
+                    .into(),
+                items: vec![item(
+                    "Idempotency-Key",
+                    format!("Length {length} is outside 10-40."),
+                )],
             });
         }
         let scope = sha256(&[
@@ -58,7 +67,10 @@ impl Mutation {
             &principal.acting.id.to_string(),
             key,
         ]);
-        Ok(Mutation { scope_hash: Some(scope), fingerprint })
+        Ok(Mutation {
+            scope_hash: Some(scope),
+            fingerprint,
+        })
     }
 }
 
@@ -100,7 +112,10 @@ impl AppState {
         let now = self.clock.now();
         let created_at = Timestamp(now).to_canonical();
         let expires_at = Timestamp(now + Duration::hours(RETENTION_HOURS)).to_canonical();
-        let Mutation { scope_hash, fingerprint } = mutation.clone();
+        let Mutation {
+            scope_hash,
+            fingerprint,
+        } = mutation.clone();
         let outcome = self
             .db
             .write(Box::new(move |conn: &mut AnyConnection| {
@@ -140,14 +155,20 @@ impl AppState {
             (Err(ApiError::IdempotencyInProgress), Some(scope)) => {
                 let mut conn = self.db.pool.acquire().await?;
                 let now = Timestamp(self.clock.now()).to_canonical();
-                lookup(&mut conn, scope, &mutation.fingerprint, &now).await?.ok_or(ApiError::IdempotencyInProgress)?
+                lookup(&mut conn, scope, &mutation.fingerprint, &now)
+                    .await?
+                    .ok_or(ApiError::IdempotencyInProgress)?
             }
             (outcome, _) => outcome?,
         };
-        let mut response =
-            json_response(StatusCode::from_u16(stored.status).unwrap_or(StatusCode::OK), stored.body);
+        let mut response = json_response(
+            StatusCode::from_u16(stored.status).unwrap_or(StatusCode::OK),
+            stored.body,
+        );
         if stored.replayed {
-            response.headers_mut().insert("idempotent-replayed", HeaderValue::from_static("true"));
+            response
+                .headers_mut()
+                .insert("idempotent-replayed", HeaderValue::from_static("true"));
         }
         Ok(response)
     }
@@ -166,10 +187,12 @@ async fn lookup(
         .bind(now)
         .execute(&mut *conn)
         .await?;
-    let Some(row) = sqlx::query("SELECT fingerprint, status_code, body FROM idempotency_key WHERE scope_hash = $1")
-        .bind(scope)
-        .fetch_optional(&mut *conn)
-        .await?
+    let Some(row) = sqlx::query(
+        "SELECT fingerprint, status_code, body FROM idempotency_key WHERE scope_hash = $1",
+    )
+    .bind(scope)
+    .fetch_optional(&mut *conn)
+    .await?
     else {
         return Ok(None);
     };
@@ -180,7 +203,11 @@ async fn lookup(
     if status == 0 {
         return Err(ApiError::IdempotencyInProgress);
     }
-    Ok(Some(Stored { status: status as u16, body: row.try_get("body")?, replayed: true }))
+    Ok(Some(Stored {
+        status: status as u16,
+        body: row.try_get("body")?,
+        replayed: true,
+    }))
 }
 
 fn in_progress_on_conflict(err: sqlx::Error) -> ApiError {
@@ -192,6 +219,9 @@ fn in_progress_on_conflict(err: sqlx::Error) -> ApiError {
 
 /// Deletes expired keys; returns how many.
 pub async fn purge_expired(conn: &mut AnyConnection, now: &str) -> Result<u64, ApiError> {
-    let result = sqlx::query("DELETE FROM idempotency_key WHERE expires_at <= $1").bind(now).execute(&mut *conn).await?;
+    let result = sqlx::query("DELETE FROM idempotency_key WHERE expires_at <= $1")
+        .bind(now)
+        .execute(&mut *conn)
+        .await?;
     Ok(result.rows_affected())
 }

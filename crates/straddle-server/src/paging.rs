@@ -2,7 +2,7 @@
 
 use serde::de::DeserializeOwned;
 
-use crate::error::{ApiError, item};
+use crate::error::{item, ApiError};
 
 /// Largest page any list endpoint returns.
 pub const MAX_PAGE_SIZE: u32 = 1000;
@@ -28,7 +28,10 @@ impl Paging {
             items.push(item("page_number", "Must be 1 or more."));
         }
         if size == 0 || size > MAX_PAGE_SIZE {
-            items.push(item("page_size", format!("Must be between 1 and {MAX_PAGE_SIZE}.")));
+            items.push(item(
+                "page_size",
+                format!("Must be between 1 and {MAX_PAGE_SIZE}."),
+            ));
         }
         if !items.is_empty() {
             return Err(ApiError::InvalidRequest {
@@ -52,7 +55,10 @@ impl Paging {
 }
 
 /// Parses a comma-separated list of enum values (`status=review,rejected`).
-pub fn parse_list<T: DeserializeOwned>(reference: &str, text: Option<&str>) -> Result<Vec<T>, ApiError> {
+pub fn parse_list<T: DeserializeOwned>(
+    reference: &str,
+    text: Option<&str>,
+) -> Result<Vec<T>, ApiError> {
     let Some(text) = text else { return Ok(vec![]) };
     text.split(',')
         .map(str::trim)

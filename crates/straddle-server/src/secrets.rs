@@ -7,8 +7,8 @@ use std::fmt;
 use std::io::Write;
 use std::path::Path;
 
-use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
+use base64::Engine;
 use rand::RngCore;
 use secrecy::{ExposeSecret, SecretSlice};
 use serde::{Deserialize, Serialize};
@@ -41,7 +41,10 @@ struct SecretsFile {
 pub enum SecretsError {
     /// The file could not be read or written.
     #[error("secrets file {path}: {source}")]
-    Io { path: String, source: std::io::Error },
+    Io {
+        path: String,
+        source: std::io::Error,
+    },
     /// The file or a variable does not hold what it should.
     #[error("{0}")]
     Invalid(String),
@@ -52,18 +55,23 @@ impl Secrets {
     /// when it does not exist. `STRADDLE_JWT_SECRET` and `STRADDLE_DATA_KEY`
     /// (base64) override the file.
     pub fn load_or_create(path: &Path) -> Result<Secrets, SecretsError> {
-        let io = |source| SecretsError::Io { path: path.display().to_string(), source };
+        let io = |source| SecretsError::Io {
+            path: path.display().to_string(),
+            source,
+        };
         let file = if path.exists() {
             let text = std::fs::read_to_string(path).map_err(io)?;
-            serde_json::from_str::<SecretsFile>(&text)
-                .map_err(|e| SecretsError::Invalid(format!("secrets file {}: {e}", path.display())))?
+            serde_json::from_str::<SecretsFile>(&text).map_err(|e| {
+                SecretsError::Invalid(format!("secrets file {}: {e}", path.display()))
+            })?
         } else {
             let file = SecretsFile {
                 jwt_key: B64.encode(random_bytes()),
                 data_keys: BTreeMap::from([("k1".to_string(), B64.encode(random_bytes()))]),
                 active_data_key: "k1".into(),
             };
-            write_private(path, &serde_json::to_vec_pretty(&file).unwrap_or_default()).map_err(io)?;
+            write_private(path, &serde_json::to_vec_pretty(&file).unwrap_or_default())
+                .map_err(io)?;
             file
         };
         let mut secrets = Secrets::from_file(file)?;
@@ -71,7 +79,9 @@ impl Secrets {
             secrets.jwt_key = decode_key("STRADDLE_JWT_SECRET", &value)?;
         }
         if let Ok(value) = std::env::var("STRADDLE_DATA_KEY") {
-            secrets.data_keys.insert("env".into(), decode_key("STRADDLE_DATA_KEY", &value)?);
+            secrets
+                .data_keys
+                .insert("env".into(), decode_key("STRADDLE_DATA_KEY", &value)?);
             secrets.active_data_key = "env".into();
         }
         Ok(secrets)
@@ -111,6 +121,34 @@ impl Secrets {
     }
 }
 
+impl Secrets {
+    /// The key bridge tokens are signed with: derived from the JWT key so
+    /// that a bridge token can never pass as an API key or vice versa.
+    pub fn bridge_key(&self) -> SigningKey {
+        use hmac::Mac;
+        let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(self.jwt_key_bytes())
+            .expect("HMAC takes any key length");
+        mac.update(b"straddle bridge token key v1");
+        SigningKey(mac.finalize().into_bytes().to_vec())
+    }
+}
+
+/// An HMAC signing key; `Debug` hides it.
+pub struct SigningKey(Vec<u8>);
+
+impl SigningKey {
+    /// The key bytes.
+    pub fn expose(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl fmt::Debug for SigningKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("SigningKey(***)")
+    }
+}
+
 fn random_bytes() -> [u8; 32] {
     let mut bytes = [0u8; 32];
     rand::rngs::OsRng.fill_bytes(&mut bytes);
@@ -122,7 +160,9 @@ fn decode_key(name: &str, value: &str) -> Result<SecretSlice<u8>, SecretsError> 
         .decode(value.trim())
         .map_err(|_| SecretsError::Invalid(format!("{name} is not valid base64")))?;
     if bytes.len() != 32 {
-        return Err(SecretsError::Invalid(format!("{name} must decode to 32 bytes")));
+        return Err(SecretsError::Invalid(format!(
+            "{name} must decode to 32 bytes"
+        )));
     }
     Ok(bytes.into())
 }

@@ -1,8 +1,8 @@
 //! Helpers shared by the repositories: text encodings of enums, ids and
 //! times, and a small builder for filtered, paged list queries.
 
-use serde::Serialize;
 use serde::de::DeserializeOwned;
+use serde::Serialize;
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 use straddle_types::Timestamp;
@@ -44,7 +44,10 @@ pub struct Filter {
 impl Filter {
     /// Starts with `column = value` (the account scope).
     pub fn new(column: &str, value: String) -> Self {
-        let mut filter = Filter { conditions: vec![], binds: vec![] };
+        let mut filter = Filter {
+            conditions: vec![],
+            binds: vec![],
+        };
         filter.compare(column, "=", value);
         filter
     }
@@ -62,7 +65,11 @@ impl Filter {
 
     /// Case-insensitive substring match on any of `columns`.
     pub fn contains(&mut self, columns: &[&str], text: &str) {
-        let escaped = text.to_lowercase().replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
+        let escaped = text
+            .to_lowercase()
+            .replace('\\', "\\\\")
+            .replace('%', "\\%")
+            .replace('_', "\\_");
         let p = self.placeholder(format!("%{escaped}%"));
         let any = columns
             .iter()
@@ -76,13 +83,15 @@ impl Filter {
     pub fn any_of(&mut self, column: &str, values: impl Iterator<Item = String>) {
         let placeholders: Vec<String> = values.map(|v| self.placeholder(v)).collect();
         if !placeholders.is_empty() {
-            self.conditions.push(format!("{column} IN ({})", placeholders.join(", ")));
+            self.conditions
+                .push(format!("{column} IN ({})", placeholders.join(", ")));
         }
     }
 
     /// `column = value` for a boolean stored as 0/1.
     pub fn flag(&mut self, column: &str, value: bool) {
-        self.conditions.push(format!("{column} = {}", i64::from(value)));
+        self.conditions
+            .push(format!("{column} = {}", i64::from(value)));
     }
 
     /// A raw condition without parameters.

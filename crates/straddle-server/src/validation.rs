@@ -3,7 +3,7 @@
 
 use straddle_types::{ErrorItem, Metadata};
 
-use crate::error::{ApiError, item};
+use crate::error::{item, ApiError};
 
 /// Collects field problems; turns into a 400 `validation_error`.
 #[derive(Debug, Default)]
@@ -24,7 +24,11 @@ impl Problems {
 
     /// `Ok` when nothing was recorded.
     pub fn finish(self) -> Result<(), ApiError> {
-        if self.0.is_empty() { Ok(()) } else { Err(ApiError::Validation { items: self.0 }) }
+        if self.0.is_empty() {
+            Ok(())
+        } else {
+            Err(ApiError::Validation { items: self.0 })
+        }
     }
 }
 
@@ -37,13 +41,19 @@ pub const METADATA_MAX_CHARS: usize = 40;
 pub fn metadata(problems: &mut Problems, metadata: Option<&Metadata>) {
     let Some(metadata) = metadata else { return };
     if metadata.len() > METADATA_MAX_PAIRS {
-        problems.add("metadata", format!("At most {METADATA_MAX_PAIRS} key-value pairs are allowed."));
+        problems.add(
+            "metadata",
+            format!("At most {METADATA_MAX_PAIRS} key-value pairs are allowed."),
+        );
     }
-    let too_long = metadata
-        .iter()
-        .any(|(k, v)| k.chars().count() > METADATA_MAX_CHARS || v.chars().count() > METADATA_MAX_CHARS);
+    let too_long = metadata.iter().any(|(k, v)| {
+        k.chars().count() > METADATA_MAX_CHARS || v.chars().count() > METADATA_MAX_CHARS
+    });
     if too_long {
-        problems.add("metadata", "Metadata keys and values must be 40 characters or fewer.");
+        problems.add(
+            "metadata",
+            "Metadata keys and values must be 40 characters or fewer.",
+        );
     }
     if metadata.keys().any(|k| k.trim().is_empty()) {
         problems.add("metadata", "Metadata keys must not be empty.");
@@ -52,7 +62,9 @@ pub fn metadata(problems: &mut Problems, metadata: Option<&Metadata>) {
 
 /// A plausible email address.
 pub fn is_email(text: &str) -> bool {
-    let Some((local, domain)) = text.split_once('@') else { return false };
+    let Some((local, domain)) = text.split_once('@') else {
+        return false;
+    };
     !local.is_empty()
         && text.len() <= 254
         && !text.chars().any(char::is_whitespace)
@@ -63,14 +75,24 @@ pub fn is_email(text: &str) -> bool {
 
 /// E.164: `+`, then 7–15 digits, the first not 0.
 pub fn is_e164(text: &str) -> bool {
-    let Some(digits) = text.strip_prefix('+') else { return false };
-    (7..=15).contains(&digits.len()) && digits.bytes().all(|b| b.is_ascii_digit()) && !digits.starts_with('0')
+    let Some(digits) = text.strip_prefix('+') else {
+        return false;
+    };
+    (7..=15).contains(&digits.len())
+        && digits.bytes().all(|b| b.is_ascii_digit())
+        && !digits.starts_with('0')
 }
 
 /// Text made of exactly the ASCII digits and dashes of `pattern` (`#` = digit).
 pub fn matches_pattern(text: &str, pattern: &str) -> bool {
     text.len() == pattern.len()
-        && text.bytes().zip(pattern.bytes()).all(|(c, p)| if p == b'#' { c.is_ascii_digit() } else { c == p })
+        && text.bytes().zip(pattern.bytes()).all(|(c, p)| {
+            if p == b'#' {
+                c.is_ascii_digit()
+            } else {
+                c == p
+            }
+        })
 }
 
 /// A non-empty string of at most `max` characters.
@@ -101,7 +123,9 @@ mod tests {
     #[test]
     fn metadata_limits() {
         let mut problems = Problems::default();
-        let many: Metadata = (0..21).map(|i| (format!("k{i}"), "v".to_string())).collect();
+        let many: Metadata = (0..21)
+            .map(|i| (format!("k{i}"), "v".to_string()))
+            .collect();
         metadata(&mut problems, Some(&many));
         let long: Metadata = [("k".repeat(41), "v".to_string())].into();
         metadata(&mut problems, Some(&long));

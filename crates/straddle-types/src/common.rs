@@ -69,6 +69,17 @@ impl utoipa::PartialSchema for Timestamp {
 
 impl utoipa::ToSchema for Timestamp {}
 
+/// Deserialises `metadata`, accepting `null` for the whole map and for single
+/// values (a `null` value removes the key).
+pub fn lenient_metadata<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Metadata>, D::Error> {
+    let raw: Option<BTreeMap<String, Option<String>>> = Option::deserialize(d)?;
+    Ok(raw.map(|map| {
+        map.into_iter()
+            .filter_map(|(k, v)| v.map(|v| (k, v)))
+            .collect()
+    }))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -81,15 +92,4 @@ mod tests {
         assert_eq!(b.to_canonical(), "2026-01-05T11:10:08.0000000Z");
         assert!(a.to_canonical() < b.to_canonical());
     }
-}
-
-/// Deserialises `metadata`, accepting `null` for the whole map and for single
-/// values (a `null` value removes the key).
-pub fn lenient_metadata<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Metadata>, D::Error> {
-    let raw: Option<BTreeMap<String, Option<String>>> = Option::deserialize(d)?;
-    Ok(raw.map(|map| {
-        map.into_iter()
-            .filter_map(|(k, v)| v.map(|v| (k, v)))
-            .collect()
-    }))
 }

@@ -4,7 +4,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
-use crate::common::{Metadata, Timestamp, lenient_metadata};
+use crate::common::{lenient_metadata, Metadata, Timestamp};
 use crate::envelope::SortOrder;
 
 /// Individual or business.
@@ -97,7 +97,9 @@ pub struct Device {
 
 impl std::fmt::Debug for Device {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Device").field("ip_address", &"***").finish()
+        f.debug_struct("Device")
+            .field("ip_address", &"***")
+            .finish()
     }
 }
 
@@ -172,7 +174,11 @@ pub struct CustomerCreateRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub external_id: Option<String>,
     /// Your key/value pairs.
-    #[serde(default, deserialize_with = "lenient_metadata", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "lenient_metadata",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub metadata: Option<Metadata>,
 }
 
@@ -199,7 +205,11 @@ pub struct CustomerUpdateRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub external_id: Option<String>,
     /// Your key/value pairs.
-    #[serde(default, deserialize_with = "lenient_metadata", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "lenient_metadata",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub metadata: Option<Metadata>,
 }
 

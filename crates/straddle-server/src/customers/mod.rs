@@ -2,22 +2,22 @@
 //! and the state changes the API allows.
 
 pub mod repo;
-pub mod service;
 pub mod routes;
+pub mod service;
 
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
 use straddle_types::customer::{
-    Address, ComplianceProfile, Customer, CustomerConfig, CustomerCreateRequest, CustomerSandboxOutcome,
-    CustomerStatus, CustomerSummary, CustomerType, CustomerUpdateRequest, Decision, Device, IdentityBreakdown,
-    IdentityDetails, ProcessingMethod, VerificationBreakdown,
+    Address, ComplianceProfile, Customer, CustomerConfig, CustomerCreateRequest,
+    CustomerSandboxOutcome, CustomerStatus, CustomerSummary, CustomerType, CustomerUpdateRequest,
+    Decision, Device, IdentityBreakdown, IdentityDetails, ProcessingMethod, VerificationBreakdown,
 };
 use straddle_types::{Metadata, Timestamp};
 use uuid::Uuid;
 
 use crate::config::Environment;
-use crate::validation::{self, Problems, bounded, is_e164, is_email, matches_pattern};
+use crate::validation::{self, bounded, is_e164, is_email, matches_pattern, Problems};
 
 /// Non-sensitive stored details.
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
@@ -128,7 +128,11 @@ fn validate_common(
 ) {
     bounded(problems, "name", name, 255);
     problems.check(is_email(email), "email", "Must be a valid email address.");
-    problems.check(is_e164(phone), "phone", "Must be an E.164 phone number, such as +12128675309.");
+    problems.check(
+        is_e164(phone),
+        "phone",
+        "Must be an E.164 phone number, such as +12128675309.",
+    );
     problems.check(
         device.ip_address.parse::<std::net::IpAddr>().is_ok(),
         "device.ip_address",
@@ -137,7 +141,11 @@ fn validate_common(
     if let Some(address) = address {
         bounded(problems, "address.address1", &address.address1, 100);
         if let Some(line) = &address.address2 {
-            problems.check(line.chars().count() <= 100, "address.address2", "Must be 100 characters or fewer.");
+            problems.check(
+                line.chars().count() <= 100,
+                "address.address2",
+                "Must be 100 characters or fewer.",
+            );
         }
         bounded(problems, "address.city", &address.city, 100);
         problems.check(
@@ -155,19 +163,36 @@ fn validate_common(
     }
     if let Some(profile) = profile {
         if let Some(dob) = &profile.dob {
-            let valid = chrono::NaiveDate::parse_from_str(dob, "%Y-%m-%d")
-                .is_ok_and(|date| date < chrono::Utc::now().date_naive() && matches_pattern(dob, "####-##-##"));
-            problems.check(valid, "compliance_profile.dob", "Must be a past date, YYYY-MM-DD.");
+            let valid = chrono::NaiveDate::parse_from_str(dob, "%Y-%m-%d").is_ok_and(|date| {
+                date < chrono::Utc::now().date_naive() && matches_pattern(dob, "####-##-##")
+            });
+            problems.check(
+                valid,
+                "compliance_profile.dob",
+                "Must be a past date, YYYY-MM-DD.",
+            );
         }
         if let Some(ssn) = &profile.ssn {
-            problems.check(matches_pattern(ssn, "###-##-####"), "compliance_profile.ssn", "Must be XXX-XX-XXXX.");
+            problems.check(
+                matches_pattern(ssn, "###-##-####"),
+                "compliance_profile.ssn",
+                "Must be XXX-XX-XXXX.",
+            );
         }
         if let Some(ein) = &profile.ein {
-            problems.check(matches_pattern(ein, "##-#######"), "compliance_profile.ein", "Must be XX-XXXXXXX.");
+            problems.check(
+                matches_pattern(ein, "##-#######"),
+                "compliance_profile.ein",
+                "Must be XX-XXXXXXX.",
+            );
         }
     }
     if let Some(external_id) = external_id {
-        problems.check(external_id.chars().count() <= 255, "external_id", "Must be 255 characters or fewer.");
+        problems.check(
+            external_id.chars().count() <= 255,
+            "external_id",
+            "Must be 255 characters or fewer.",
+        );
     }
     validation::metadata(problems, metadata);
 }
@@ -187,42 +212,73 @@ pub struct Verification {
 pub fn verify(record: &CustomerRecord, environment: Environment, now: Timestamp) -> Verification {
     let config = record.details.config;
     if config.processing_method == Some(ProcessingMethod::Skip) {
-        return Verification { status: CustomerStatus::Verified, review: None };
+        return Verification {
+            status: CustomerStatus::Verified,
+            review: None,
+        };
     }
     let outcome = match environment {
         Environment::Sandbox => config.sandbox_outcome.unwrap_or_default(),
         Environment::Production => CustomerSandboxOutcome::Standard,
     };
     let (status, decision, note) = match outcome {
-        CustomerSandboxOutcome::Verified => (CustomerStatus::Verified, Decision::Accept, "Sandbox outcome: verified."),
-        CustomerSandboxOutcome::Rejected => (CustomerStatus::Rejected, Decision::Reject, "Sandbox outcome: rejected."),
-        CustomerSandboxOutcome::Review => (CustomerStatus::Review, Decision::Review, "Sandbox outcome: review."),
-        CustomerSandboxOutcome::Standard if profile_complete(record) => {
-            (CustomerStatus::Verified, Decision::Accept, "Identity verified.")
-        }
-        CustomerSandboxOutcome::Standard => {
-            (CustomerStatus::Review, Decision::Review, "Compliance profile is incomplete; manual review required.")
-        }
+        CustomerSandboxOutcome::Verified => (
+            CustomerStatus::Verified,
+            Decision::Accept,
+            "Sandbox outcome: verified.",
+        ),
+        CustomerSandboxOutcome::Rejected => (
+            CustomerStatus::Rejected,
+            Decision::Reject,
+            "Sandbox outcome: rejected.",
+        ),
+        CustomerSandboxOutcome::Review => (
+            CustomerStatus::Review,
+            Decision::Review,
+            "Sandbox outcome: review.",
+        ),
+        CustomerSandboxOutcome::Standard if profile_complete(record) => (
+            CustomerStatus::Verified,
+            Decision::Accept,
+            "Identity verified.",
+        ),
+        CustomerSandboxOutcome::Standard => (
+            CustomerStatus::Review,
+            Decision::Review,
+            "Compliance profile is incomplete; manual review required.",
+        ),
     };
-    let check = |decision| VerificationBreakdown { decision, codes: vec![] };
+    let check = |decision| VerificationBreakdown {
+        decision,
+        codes: vec![],
+    };
     let review = IdentityDetails {
         review_id: Uuid::now_v7(),
         decision,
         breakdown: IdentityBreakdown {
             email: check(Decision::Accept),
             phone: check(Decision::Accept),
-            address: record.details.address.as_ref().map(|_| check(Decision::Accept)),
+            address: record
+                .details
+                .address
+                .as_ref()
+                .map(|_| check(Decision::Accept)),
             fraud: check(decision),
         },
         messages: Some([("summary".to_string(), note.to_string())].into()),
         created_at: now,
         updated_at: now,
     };
-    Verification { status, review: Some(review) }
+    Verification {
+        status,
+        review: Some(review),
+    }
 }
 
 fn profile_complete(record: &CustomerRecord) -> bool {
-    let Some(profile) = &record.pii.compliance_profile else { return true };
+    let Some(profile) = &record.pii.compliance_profile else {
+        return true;
+    };
     match record.customer_type {
         CustomerType::Individual => profile.dob.is_some() && profile.ssn.is_some(),
         CustomerType::Business => profile.ein.is_some() && profile.legal_business_name.is_some(),
@@ -231,7 +287,11 @@ fn profile_complete(record: &CustomerRecord) -> bool {
 
 /// Applies verification to a record: final status now (`inline`, `skip`),
 /// or `pending` until `due_at` (`background`).
-pub fn apply_verification(record: &mut CustomerRecord, verification: Verification, due_at: Timestamp) {
+pub fn apply_verification(
+    record: &mut CustomerRecord,
+    verification: Verification,
+    due_at: Timestamp,
+) {
     record.review = verification.review;
     if record.details.config.processing_method == Some(ProcessingMethod::Background) {
         record.status = CustomerStatus::Pending;
@@ -306,7 +366,11 @@ fn mask(field: &mut Option<String>, masked: &str) {
 }
 
 fn mask_ip(ip: &str) -> String {
-    if ip.contains(':') { "****:****:****:****".into() } else { "***.***.***.***".into() }
+    if ip.contains(':') {
+        "****:****:****:****".into()
+    } else {
+        "***.***.***.***".into()
+    }
 }
 
 #[cfg(test)]
@@ -316,10 +380,18 @@ mod tests {
     #[test]
     fn pii_debug_is_redacted() {
         let pii = Pii {
-            compliance_profile: Some(ComplianceProfile { ssn: Some("123-45-6789".into()), ..Default::default() }),
-            device: Some(Device { ip_address: "10.1.2.3".into() }),
+            compliance_profile: Some(ComplianceProfile {
+                ssn: Some("123-45-6789".into()),
+                ..Default::default()
+            }),
+            device: Some(Device {
+                ip_address: "10.1.2.3".into(),
+            }),
         };
         let text = format!("{pii:?} {:?}", pii.device);
-        assert!(!text.contains("123-45-6789") && !text.contains("10.1.2.3"), "{text}");
+        assert!(
+            !text.contains("123-45-6789") && !text.contains("10.1.2.3"),
+            "{text}"
+        );
     }
 }

@@ -9,7 +9,7 @@ use uuid::Uuid;
 use super::{CustomerRecord, Details, Pii};
 use crate::crypto::Sealer;
 use crate::error::ApiError;
-use crate::store::{Filter, enum_text, parse_enum, parse_time, parse_uuid};
+use crate::store::{enum_text, parse_enum, parse_time, parse_uuid, Filter};
 
 const COLUMNS: &str = "customer_id, account_id, name, email, phone, customer_type, status, external_id, details, sealed_pii, review, pending_status, due_at, created_at, updated_at";
 
@@ -18,7 +18,11 @@ fn context(id: Uuid) -> String {
 }
 
 /// Inserts a new customer.
-pub async fn insert(conn: &mut AnyConnection, sealer: &Sealer, record: &CustomerRecord) -> Result<(), ApiError> {
+pub async fn insert(
+    conn: &mut AnyConnection,
+    sealer: &Sealer,
+    record: &CustomerRecord,
+) -> Result<(), ApiError> {
     let sql = format!("INSERT INTO customer ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)");
     sqlx::query(&sql)
         .bind(record.id.to_string())
@@ -31,7 +35,13 @@ pub async fn insert(conn: &mut AnyConnection, sealer: &Sealer, record: &Customer
         .bind(record.external_id.clone())
         .bind(serde_json::to_string(&record.details)?)
         .bind(sealer.seal(&serde_json::to_vec(&record.pii)?, &context(record.id))?)
-        .bind(record.review.as_ref().map(serde_json::to_string).transpose()?)
+        .bind(
+            record
+                .review
+                .as_ref()
+                .map(serde_json::to_string)
+                .transpose()?,
+        )
         .bind(record.pending_status.as_ref().map(enum_text))
         .bind(record.due_at.map(|t| t.to_canonical()))
         .bind(record.created_at.to_canonical())
@@ -42,7 +52,11 @@ pub async fn insert(conn: &mut AnyConnection, sealer: &Sealer, record: &Customer
 }
 
 /// Writes every mutable column of an existing customer.
-pub async fn save(conn: &mut AnyConnection, sealer: &Sealer, record: &CustomerRecord) -> Result<(), ApiError> {
+pub async fn save(
+    conn: &mut AnyConnection,
+    sealer: &Sealer,
+    record: &CustomerRecord,
+) -> Result<(), ApiError> {
     sqlx::query(
         "UPDATE customer SET name = $1, email = $2, phone = $3, status = $4, external_id = $5, details = $6, sealed_pii = $7, review = $8, pending_status = $9, due_at = $10, updated_at = $11 WHERE customer_id = $12",
     )
@@ -64,7 +78,12 @@ pub async fn save(conn: &mut AnyConnection, sealer: &Sealer, record: &CustomerRe
 }
 
 /// A customer of `account_id`, or 404.
-pub async fn get(conn: &mut AnyConnection, sealer: &Sealer, account_id: Uuid, id: Uuid) -> Result<CustomerRecord, ApiError> {
+pub async fn get(
+    conn: &mut AnyConnection,
+    sealer: &Sealer,
+    account_id: Uuid,
+    id: Uuid,
+) -> Result<CustomerRecord, ApiError> {
     let sql = format!("SELECT {COLUMNS} FROM customer WHERE customer_id = $1 AND account_id = $2");
     let row = sqlx::query(&sql)
         .bind(id.to_string())
@@ -126,22 +145,35 @@ pub async fn list(
     };
     let order = format!("{sort_column} {direction}, customer_id {direction}");
     let (rows, total) = filter.page(conn, "customer", COLUMNS, &order, page).await?;
-    let records = rows.iter().map(|row| from_row(row, sealer)).collect::<Result<_, _>>()?;
+    let records = rows
+        .iter()
+        .map(|row| from_row(row, sealer))
+        .collect::<Result<_, _>>()?;
     Ok((records, total))
 }
 
 /// Ids of customers whose background verification is due.
-pub async fn due(conn: &mut AnyConnection, now: Timestamp, limit: i64) -> Result<Vec<Uuid>, ApiError> {
+pub async fn due(
+    conn: &mut AnyConnection,
+    now: Timestamp,
+    limit: i64,
+) -> Result<Vec<Uuid>, ApiError> {
     let rows = sqlx::query("SELECT customer_id FROM customer WHERE due_at IS NOT NULL AND due_at <= $1 ORDER BY due_at LIMIT $2")
         .bind(now.to_canonical())
         .bind(limit)
         .fetch_all(&mut *conn)
         .await?;
-    rows.iter().map(|row| parse_uuid(&row.try_get::<String, _>("customer_id")?)).collect()
+    rows.iter()
+        .map(|row| parse_uuid(&row.try_get::<String, _>("customer_id")?))
+        .collect()
 }
 
 /// Applies a due background verification; does nothing if it is no longer due.
-pub async fn complete_due(conn: &mut AnyConnection, id: Uuid, now: Timestamp) -> Result<bool, ApiError> {
+pub async fn complete_due(
+    conn: &mut AnyConnection,
+    id: Uuid,
+    now: Timestamp,
+) -> Result<bool, ApiError> {
     let result = sqlx::query(
         "UPDATE customer SET status = pending_status, pending_status = NULL, due_at = NULL, updated_at = $1 WHERE customer_id = $2 AND due_at IS NOT NULL AND due_at <= $1",
     )
@@ -154,7 +186,9 @@ pub async fn complete_due(conn: &mut AnyConnection, id: Uuid, now: Timestamp) ->
 
 fn from_row(row: &AnyRow, sealer: &Sealer) -> Result<CustomerRecord, ApiError> {
     let id = parse_uuid(&row.try_get::<String, _>("customer_id")?)?;
-    let pii: Pii = serde_json::from_slice(&sealer.open(&row.try_get::<String, _>("sealed_pii")?, &context(id))?)?;
+    let pii: Pii = serde_json::from_slice(
+        &sealer.open(&row.try_get::<String, _>("sealed_pii")?, &context(id))?,
+    )?;
     let details: Details = serde_json::from_str(&row.try_get::<String, _>("details")?)?;
     Ok(CustomerRecord {
         id,
@@ -167,9 +201,18 @@ fn from_row(row: &AnyRow, sealer: &Sealer) -> Result<CustomerRecord, ApiError> {
         external_id: row.try_get("external_id")?,
         details,
         pii,
-        review: row.try_get::<Option<String>, _>("review")?.map(|r| serde_json::from_str(&r)).transpose()?,
-        pending_status: row.try_get::<Option<String>, _>("pending_status")?.map(|s| parse_enum(&s)).transpose()?,
-        due_at: row.try_get::<Option<String>, _>("due_at")?.map(|t| parse_time(&t)).transpose()?,
+        review: row
+            .try_get::<Option<String>, _>("review")?
+            .map(|r| serde_json::from_str(&r))
+            .transpose()?,
+        pending_status: row
+            .try_get::<Option<String>, _>("pending_status")?
+            .map(|s| parse_enum(&s))
+            .transpose()?,
+        due_at: row
+            .try_get::<Option<String>, _>("due_at")?
+            .map(|t| parse_time(&t))
+            .transpose()?,
         created_at: parse_time(&row.try_get::<String, _>("created_at")?)?,
         updated_at: parse_time(&row.try_get::<String, _>("updated_at")?)?,
     })

@@ -5,8 +5,9 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
 use straddle_types::customer::{
-    Customer, CustomerCreateRequest, CustomerListQuery, CustomerReview, CustomerReviewDecisionRequest,
-    CustomerStatus, CustomerSummary, CustomerType, CustomerUpdateRequest,
+    Customer, CustomerCreateRequest, CustomerListQuery, CustomerReview,
+    CustomerReviewDecisionRequest, CustomerStatus, CustomerSummary, CustomerType,
+    CustomerUpdateRequest,
 };
 use straddle_types::{ArrayResponse, ErrorResponse, ObjectResponse};
 use utoipa_axum::router::OpenApiRouter;
@@ -16,7 +17,7 @@ use super::{repo, service, to_summary, to_wire, validate_create, validate_update
 use crate::app::{AppState, Caller};
 use crate::error::ApiError;
 use crate::extract::{JsonBody, OptionalBody, PathId, QueryParams};
-use crate::paging::{Paging, parse_list};
+use crate::paging::{parse_list, Paging};
 
 /// The customer routes.
 pub fn router() -> OpenApiRouter<AppState> {
@@ -37,13 +38,16 @@ async fn create(
     body: JsonBody<CustomerCreateRequest>,
 ) -> Result<Response, ApiError> {
     validate_create(&body.value)?;
-    let account_id = caller.account_id();
     let request = body.value;
-    let work_state = state.clone();
     caller
-        .mutate(&state, &body.raw, StatusCode::CREATED, move |conn| {
-            Box::pin(async move { service::create(conn, &work_state, account_id, request).await })
-        })
+        .mutate(
+            &state,
+            &body.raw,
+            StatusCode::CREATED,
+            move |conn, state, account| {
+                Box::pin(async move { service::create(conn, &state, account, request).await })
+            },
+        )
         .await
 }
 
@@ -58,13 +62,16 @@ async fn update(
     body: JsonBody<CustomerUpdateRequest>,
 ) -> Result<Response, ApiError> {
     validate_update(&body.value)?;
-    let account_id = caller.account_id();
     let request = body.value;
-    let work_state = state.clone();
     caller
-        .mutate(&state, &body.raw, StatusCode::OK, move |conn| {
-            Box::pin(async move { service::update(conn, &work_state, account_id, id, request).await })
-        })
+        .mutate(
+            &state,
+            &body.raw,
+            StatusCode::OK,
+            move |conn, state, account| {
+                Box::pin(async move { service::update(conn, &state, account, id, request).await })
+            },
+        )
         .await
 }
 
@@ -77,11 +84,9 @@ async fn delete(
     PathId(id): PathId,
     OptionalBody(raw): OptionalBody,
 ) -> Result<Response, ApiError> {
-    let account_id = caller.account_id();
-    let work_state = state.clone();
     caller
-        .mutate(&state, &raw, StatusCode::OK, move |conn| {
-            Box::pin(async move { service::delete(conn, &work_state, account_id, id).await })
+        .mutate(&state, &raw, StatusCode::OK, move |conn, state, account| {
+            Box::pin(async move { service::delete(conn, &state, account, id).await })
         })
         .await
 }
@@ -89,7 +94,11 @@ async fn delete(
 /// Get a customer (PII masked).
 #[utoipa::path(get, path = "/v1/customers/{id}", tag = "customers", params(("id" = uuid::Uuid, Path)),
     responses((status = 200, body = ObjectResponse<Customer>), (status = 404, body = ErrorResponse)))]
-async fn get(State(state): State<AppState>, caller: Caller, PathId(id): PathId) -> Result<Response, ApiError> {
+async fn get(
+    State(state): State<AppState>,
+    caller: Caller,
+    PathId(id): PathId,
+) -> Result<Response, ApiError> {
     let mut conn = state.db.pool.acquire().await?;
     let record = repo::get(&mut conn, &state.sealer, caller.account_id(), id).await?;
     caller.object(StatusCode::OK, to_wire(&record, false))
@@ -98,7 +107,11 @@ async fn get(State(state): State<AppState>, caller: Caller, PathId(id): PathId) 
 /// Get a customer with PII in the clear (accounts allowed to unmask only).
 #[utoipa::path(get, path = "/v1/customers/{id}/unmasked", tag = "customers", params(("id" = uuid::Uuid, Path)),
     responses((status = 200, body = ObjectResponse<Customer>), (status = 403, body = ErrorResponse)))]
-async fn unmasked(State(state): State<AppState>, caller: Caller, PathId(id): PathId) -> Result<Response, ApiError> {
+async fn unmasked(
+    State(state): State<AppState>,
+    caller: Caller,
+    PathId(id): PathId,
+) -> Result<Response, ApiError> {
     caller.require_unmask()?;
     let mut conn = state.db.pool.acquire().await?;
     let record = repo::get(&mut conn, &state.sealer, caller.account_id(), id).await?;
@@ -117,17 +130,35 @@ async fn list(
     let statuses: Vec<CustomerStatus> = parse_list("status", query.status.as_deref())?;
     let types: Vec<CustomerType> = parse_list("types", query.types.as_deref())?;
     let mut conn = state.db.pool.acquire().await?;
-    let (records, total) =
-        repo::list(&mut conn, &state.sealer, caller.account_id(), &query, &statuses, &types, paging.page()).await?;
+    let (records, total) = repo::list(
+        &mut conn,
+        &state.sealer,
+        caller.account_id(),
+        &query,
+        &statuses,
+        &types,
+        paging.page(),
+    )
+    .await?;
     let sort_by = crate::store::enum_text(&query.sort_by.unwrap_or_default());
     let items = records.iter().map(to_summary).collect();
-    caller.array(paging, total, sort_by, query.sort_order.unwrap_or_default(), items)
+    caller.array(
+        paging,
+        total,
+        sort_by,
+        query.sort_order.unwrap_or_default(),
+        items,
+    )
 }
 
 /// Get a customer's identity verification result.
 #[utoipa::path(get, path = "/v1/customers/{id}/review", tag = "customers", params(("id" = uuid::Uuid, Path)),
     responses((status = 200, body = ObjectResponse<CustomerReview>), (status = 404, body = ErrorResponse)))]
-async fn review(State(state): State<AppState>, caller: Caller, PathId(id): PathId) -> Result<Response, ApiError> {
+async fn review(
+    State(state): State<AppState>,
+    caller: Caller,
+    PathId(id): PathId,
+) -> Result<Response, ApiError> {
     let mut conn = state.db.pool.acquire().await?;
     let record = repo::get(&mut conn, &state.sealer, caller.account_id(), id).await?;
     caller.object(StatusCode::OK, service::review_of(&record))
@@ -143,13 +174,18 @@ async fn decide_review(
     PathId(id): PathId,
     body: JsonBody<CustomerReviewDecisionRequest>,
 ) -> Result<Response, ApiError> {
-    let account_id = caller.account_id();
     let decision = body.value.status;
-    let work_state = state.clone();
     caller
-        .mutate(&state, &body.raw, StatusCode::OK, move |conn| {
-            Box::pin(async move { service::decide_review(conn, &work_state, account_id, id, decision).await })
-        })
+        .mutate(
+            &state,
+            &body.raw,
+            StatusCode::OK,
+            move |conn, state, account| {
+                Box::pin(async move {
+                    service::decide_review(conn, &state, account, id, decision).await
+                })
+            },
+        )
         .await
 }
 
@@ -162,11 +198,14 @@ async fn refresh_review(
     PathId(id): PathId,
     OptionalBody(raw): OptionalBody,
 ) -> Result<Response, ApiError> {
-    let account_id = caller.account_id();
-    let work_state = state.clone();
     caller
-        .mutate(&state, &raw, StatusCode::ACCEPTED, move |conn| {
-            Box::pin(async move { service::refresh_review(conn, &work_state, account_id, id).await })
-        })
+        .mutate(
+            &state,
+            &raw,
+            StatusCode::ACCEPTED,
+            move |conn, state, account| {
+                Box::pin(async move { service::refresh_review(conn, &state, account, id).await })
+            },
+        )
         .await
 }

@@ -2,12 +2,14 @@
 
 use sqlx::AnyConnection;
 use straddle_types::customer::{
-    Customer, CustomerCreateRequest, CustomerReview, CustomerReviewDecision, CustomerStatus, CustomerUpdateRequest,
-    Decision,
+    Customer, CustomerCreateRequest, CustomerReview, CustomerReviewDecision, CustomerStatus,
+    CustomerUpdateRequest, Decision,
 };
 use uuid::Uuid;
 
-use super::{CustomerRecord, Details, Pii, apply_verification, effective_config, repo, to_wire, verify};
+use super::{
+    apply_verification, effective_config, repo, to_wire, verify, CustomerRecord, Details, Pii,
+};
 use crate::app::AppState;
 use crate::error::ApiError;
 
@@ -33,7 +35,10 @@ pub async fn create(
             config: effective_config(request.config),
             metadata: request.metadata,
         },
-        pii: Pii { compliance_profile: request.compliance_profile, device: Some(request.device) },
+        pii: Pii {
+            compliance_profile: request.compliance_profile,
+            device: Some(request.device),
+        },
         review: None,
         pending_status: None,
         due_at: None,
@@ -58,7 +63,10 @@ pub async fn update(
     record.name = request.name;
     record.email = request.email;
     record.phone = request.phone;
-    record.pii = Pii { compliance_profile: request.compliance_profile, device: Some(request.device) };
+    record.pii = Pii {
+        compliance_profile: request.compliance_profile,
+        device: Some(request.device),
+    };
     record.details.address = request.address;
     record.details.metadata = request.metadata;
     record.external_id = request.external_id;
@@ -74,7 +82,12 @@ pub async fn update(
 }
 
 /// Deletes a customer permanently and returns it as it was.
-pub async fn delete(conn: &mut AnyConnection, state: &AppState, account_id: Uuid, id: Uuid) -> Result<Customer, ApiError> {
+pub async fn delete(
+    conn: &mut AnyConnection,
+    state: &AppState,
+    account_id: Uuid,
+    id: Uuid,
+) -> Result<Customer, ApiError> {
     let record = repo::get(conn, &state.sealer, account_id, id).await?;
     repo::delete(conn, account_id, id).await?;
     Ok(to_wire(&record, false))
@@ -92,7 +105,10 @@ pub async fn decide_review(
     if record.status != CustomerStatus::Review {
         return Err(ApiError::unprocessable(
             "status",
-            format!("Only customers in review can be decided; this one is {}.", crate::store::enum_text(&record.status)),
+            format!(
+                "Only customers in review can be decided; this one is {}.",
+                crate::store::enum_text(&record.status)
+            ),
         ));
     }
     let now = state.clock.timestamp();
@@ -119,7 +135,10 @@ pub async fn refresh_review(
 ) -> Result<Customer, ApiError> {
     let mut record = repo::get(conn, &state.sealer, account_id, id).await?;
     if record.status == CustomerStatus::Inactive {
-        return Err(ApiError::unprocessable("status", "Inactive customers cannot be reviewed again."));
+        return Err(ApiError::unprocessable(
+            "status",
+            "Inactive customers cannot be reviewed again.",
+        ));
     }
     let now = state.clock.timestamp();
     let verification = verify(&record, state.config.environment, now);
@@ -131,5 +150,8 @@ pub async fn refresh_review(
 
 /// The review view of a customer.
 pub fn review_of(record: &CustomerRecord) -> CustomerReview {
-    CustomerReview { customer_details: to_wire(record, false), identity_details: record.review.clone() }
+    CustomerReview {
+        customer_details: to_wire(record, false),
+        identity_details: record.review.clone(),
+    }
 }

@@ -8,8 +8,12 @@ use crate::helpers::{customer_body, spawn_app};
 #[tokio::test]
 async fn unknown_routes_and_methods_answer_in_the_error_envelope() {
     let app = spawn_app().await;
-    app.get("/v1/no_such_thing").await.assert_error(404, "invalid_request_error");
-    app.send(Method::PATCH, "/v1/customers", None, &[]).await.assert_error(405, "invalid_request_error");
+    app.get("/v1/no_such_thing")
+        .await
+        .assert_error(404, "invalid_request_error");
+    app.send(Method::PATCH, "/v1/customers", None, &[])
+        .await
+        .assert_error(405, "invalid_request_error");
     app.stop().await;
 }
 
@@ -36,12 +40,18 @@ async fn malformed_json_is_a_400_naming_the_body() {
 async fn every_missing_or_mistyped_field_is_named() {
     let app = spawn_app().await;
     let reply = app
-        .post("/v1/customers", &json!({"type": "person", "email": 5, "device": {}, "phone": ["x"]}))
+        .post(
+            "/v1/customers",
+            &json!({"type": "person", "email": 5, "device": {}, "phone": ["x"]}),
+        )
         .await;
     reply.assert_error(400, "invalid_request_error");
     let mut references = reply.references();
     references.sort();
-    assert_eq!(references, ["device.ip_address", "email", "name", "phone", "type"]);
+    assert_eq!(
+        references,
+        ["device.ip_address", "email", "name", "phone", "type"]
+    );
     app.stop().await;
 }
 
@@ -56,8 +66,12 @@ async fn content_checks_are_validation_errors_with_items() {
     assert_eq!(reply.references(), ["phone", "metadata"]);
 
     let mut body = customer_body("Leslie Knope", "leslie@pawnee.com");
-    body["metadata"] = json!((0..21).map(|i| (format!("k{i}"), json!("v"))).collect::<serde_json::Map<_, _>>());
-    app.post("/v1/customers", &body).await.assert_error(400, "validation_error");
+    body["metadata"] = json!((0..21)
+        .map(|i| (format!("k{i}"), json!("v")))
+        .collect::<serde_json::Map<_, _>>());
+    app.post("/v1/customers", &body)
+        .await
+        .assert_error(400, "validation_error");
     app.stop().await;
 }
 
@@ -75,13 +89,21 @@ async fn unknown_body_fields_are_ignored() {
 async fn trace_headers_are_echoed_and_meta_is_present() {
     let app = spawn_app().await;
     let reply = app
-        .send(Method::GET, "/v1/customers", None, &[("Request-Id", "req-88412"), ("Correlation-Id", "flow-7")])
+        .send(
+            Method::GET,
+            "/v1/customers",
+            None,
+            &[("Request-Id", "req-88412"), ("Correlation-Id", "flow-7")],
+        )
         .await;
     assert_eq!(reply.headers["request-id"], "req-88412");
     assert_eq!(reply.headers["correlation-id"], "flow-7");
     let id = reply.body["meta"]["api_request_id"].as_str().unwrap();
     assert_eq!(uuid::Uuid::parse_str(id).unwrap().get_version_num(), 7);
-    assert!(reply.body["meta"]["api_request_timestamp"].as_str().unwrap().ends_with('Z'));
+    assert!(reply.body["meta"]["api_request_timestamp"]
+        .as_str()
+        .unwrap()
+        .ends_with('Z'));
     app.stop().await;
 }
 
@@ -99,9 +121,19 @@ async fn hostile_inputs_never_cause_a_server_error() {
     ];
     for body in &bodies {
         let reply = app.post("/v1/customers", body).await;
-        assert!(reply.status.is_client_error() || reply.status.is_success(), "{body} -> {}", reply.body);
+        assert!(
+            reply.status.is_client_error() || reply.status.is_success(),
+            "{body} -> {}",
+            reply.body
+        );
     }
-    for path in ["/v1/customers/not-a-uuid", "/v1/customers?page_size=abc", "/v1/customers?page_number=0", "/v1/customers?status=nope", "/v1/customers?created_from=yesterday"] {
+    for path in [
+        "/v1/customers/not-a-uuid",
+        "/v1/customers?page_size=abc",
+        "/v1/customers?page_number=0",
+        "/v1/customers?status=nope",
+        "/v1/customers?created_from=yesterday",
+    ] {
         let reply = app.get(path).await;
         reply.assert_error(400, "invalid_request_error");
     }
@@ -111,7 +143,15 @@ async fn hostile_inputs_never_cause_a_server_error() {
 #[tokio::test]
 async fn openapi_describes_every_route_and_health_answers() {
     let app = spawn_app().await;
-    let spec: serde_json::Value = app.http.get(format!("{}/openapi.json", app.base_url)).send().await.unwrap().json().await.unwrap();
+    let spec: serde_json::Value = app
+        .http
+        .get(format!("{}/openapi.json", app.base_url))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     let paths = spec["paths"].as_object().unwrap();
     for (path, methods) in [
         ("/v1/customers", &["get", "post"][..]),
@@ -121,10 +161,18 @@ async fn openapi_describes_every_route_and_health_answers() {
         ("/v1/customers/{id}/refresh_review", &["put"]),
     ] {
         for method in methods {
-            assert!(paths[path].get(*method).is_some(), "{method} {path} missing from OpenAPI");
+            assert!(
+                paths[path].get(*method).is_some(),
+                "{method} {path} missing from OpenAPI"
+            );
         }
     }
-    let health = app.http.get(format!("{}/health", app.base_url)).send().await.unwrap();
+    let health = app
+        .http
+        .get(format!("{}/health", app.base_url))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(health.status(), 200);
     app.stop().await;
 }

@@ -4,7 +4,7 @@ use chrono::Duration;
 use reqwest::Method;
 use serde_json::json;
 
-use crate::helpers::{Options, customer_body, spawn_app, spawn_app_with};
+use crate::helpers::{customer_body, spawn_app, spawn_app_with, Options};
 
 #[tokio::test]
 async fn create_get_update_delete_round_trip() {
@@ -14,7 +14,10 @@ async fn create_get_update_delete_round_trip() {
     body["metadata"] = json!({"plan": "gold"});
     let created = app.create_customer(&body).await;
     assert_eq!(created["status"], "verified");
-    assert_eq!(created["config"], json!({"processing_method": "inline", "sandbox_outcome": "standard"}));
+    assert_eq!(
+        created["config"],
+        json!({"processing_method": "inline", "sandbox_outcome": "standard"})
+    );
     assert_eq!(created["metadata"], json!({"plan": "gold"}));
     assert_eq!(created["external_id"], "cust-ron");
     let path = format!("/v1/customers/{}", created["id"].as_str().unwrap());
@@ -30,27 +33,50 @@ async fn create_get_update_delete_round_trip() {
     let deleted = app.send(Method::DELETE, &path, None, &[]).await;
     assert_eq!(deleted.status, 200);
     assert_eq!(deleted.data()["id"], created["id"]);
-    app.get(&path).await.assert_error(404, "invalid_request_error");
+    app.get(&path)
+        .await
+        .assert_error(404, "invalid_request_error");
     app.stop().await;
 }
 
 #[tokio::test]
 async fn pii_is_masked_except_for_accounts_allowed_to_unmask() {
     let app = spawn_app().await;
-    let created = app.create_customer(&customer_body("Mark Brendanawicz", "mark@pawnee.com")).await;
-    assert_eq!(created["compliance_profile"], json!({"dob": "****-**-**", "ssn": "***-**-****"}));
+    let created = app
+        .create_customer(&customer_body("Mark Brendanawicz", "mark@pawnee.com"))
+        .await;
+    assert_eq!(
+        created["compliance_profile"],
+        json!({"dob": "****-**-**", "ssn": "***-**-****"})
+    );
     assert_ne!(created["device"]["ip_address"], "203.0.113.7");
     let path = format!("/v1/customers/{}/unmasked", created["id"].as_str().unwrap());
-    app.get(&path).await.assert_error(403, "authentication_error");
+    app.get(&path)
+        .await
+        .assert_error(403, "authentication_error");
 
     let (_, unmask_key) = app.other_platform(true).await;
     let theirs = app
-        .send_as(&unmask_key, Method::POST, "/v1/customers", Some(&customer_body("Mark B", "mb@pawnee.com")), &[])
+        .send_as(
+            &unmask_key,
+            Method::POST,
+            "/v1/customers",
+            Some(&customer_body("Mark B", "mb@pawnee.com")),
+            &[],
+        )
         .await;
-    let path = format!("/v1/customers/{}/unmasked", theirs.data()["id"].as_str().unwrap());
-    let unmasked = app.send_as(&unmask_key, Method::GET, &path, None, &[]).await;
+    let path = format!(
+        "/v1/customers/{}/unmasked",
+        theirs.data()["id"].as_str().unwrap()
+    );
+    let unmasked = app
+        .send_as(&unmask_key, Method::GET, &path, None, &[])
+        .await;
     assert_eq!(unmasked.status, 200);
-    assert_eq!(unmasked.data()["compliance_profile"], json!({"dob": "1980-02-29", "ssn": "123-45-6789"}));
+    assert_eq!(
+        unmasked.data()["compliance_profile"],
+        json!({"dob": "1980-02-29", "ssn": "123-45-6789"})
+    );
     assert_eq!(unmasked.data()["device"]["ip_address"], "203.0.113.7");
     app.stop().await;
 }
@@ -62,12 +88,22 @@ async fn sandbox_outcomes_and_processing_methods_decide_the_status() {
         (json!({"sandbox_outcome": "verified"}), "verified"),
         (json!({"sandbox_outcome": "rejected"}), "rejected"),
         (json!({"sandbox_outcome": "review"}), "review"),
-        (json!({"processing_method": "skip", "sandbox_outcome": "rejected"}), "verified"),
-        (json!({"processing_method": "background", "sandbox_outcome": "review"}), "pending"),
+        (
+            json!({"processing_method": "skip", "sandbox_outcome": "rejected"}),
+            "verified",
+        ),
+        (
+            json!({"processing_method": "background", "sandbox_outcome": "review"}),
+            "pending",
+        ),
     ] {
         let mut body = customer_body("Outcome", &format!("{}@pawnee.com", uuid::Uuid::now_v7()));
         body["config"] = config.clone();
-        assert_eq!(app.create_customer(&body).await["status"], status, "{config}");
+        assert_eq!(
+            app.create_customer(&body).await["status"],
+            status,
+            "{config}"
+        );
     }
     // Standard: an incomplete compliance profile goes to review.
     let mut body = customer_body("Incomplete", "incomplete@pawnee.com");
@@ -85,7 +121,11 @@ async fn background_verification_completes_after_the_delay() {
     let path = format!("/v1/customers/{}", created["id"].as_str().unwrap());
     assert_eq!(created["status"], "pending");
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
-    assert_eq!(app.get(&path).await.data()["status"], "pending", "nothing happens before the delay");
+    assert_eq!(
+        app.get(&path).await.data()["status"],
+        "pending",
+        "nothing happens before the delay"
+    );
     app.clock.advance(Duration::seconds(4));
     app.eventually(&path, |c| c["status"] == "rejected").await;
     app.stop().await;
@@ -97,8 +137,12 @@ async fn background_verification_survives_a_restart() {
     let mut body = customer_body("Jean-Ralphio", "jr@pawnee.com");
     body["config"] = json!({"processing_method": "background", "sandbox_outcome": "verified"});
     let created = app.create_customer(&body).await;
-    let (database_url, secrets_file, clock, api_key) =
-        (app.database_url.clone(), app.secrets_file.clone(), app.clock.clone(), app.api_key.clone());
+    let (database_url, secrets_file, clock, api_key) = (
+        app.database_url.clone(),
+        app.secrets_file.clone(),
+        app.clock.clone(),
+        app.api_key.clone(),
+    );
     app.shut_down().await;
 
     clock.advance(Duration::seconds(10));
@@ -111,7 +155,9 @@ async fn background_verification_survives_a_restart() {
     .await;
     restarted.api_key = api_key;
     let path = format!("/v1/customers/{}", created["id"].as_str().unwrap());
-    restarted.eventually(&path, |c| c["status"] == "verified").await;
+    restarted
+        .eventually(&path, |c| c["status"] == "verified")
+        .await;
     restarted.stop().await;
 }
 
@@ -126,59 +172,151 @@ async fn reviews_are_decided_only_from_review() {
     assert_eq!(review.data()["customer_details"]["id"], created["id"]);
     assert_eq!(review.data()["identity_details"]["decision"], "review");
 
-    let decided = app.send(Method::PATCH, &path, Some(&json!({"status": "verified"})), &[]).await;
+    let decided = app
+        .send(
+            Method::PATCH,
+            &path,
+            Some(&json!({"status": "verified"})),
+            &[],
+        )
+        .await;
     assert_eq!(decided.status, 200);
     assert_eq!(decided.data()["status"], "verified");
-    app.send(Method::PATCH, &path, Some(&json!({"status": "rejected"})), &[])
-        .await
-        .assert_error(422, "validation_error");
+    app.send(
+        Method::PATCH,
+        &path,
+        Some(&json!({"status": "rejected"})),
+        &[],
+    )
+    .await
+    .assert_error(422, "validation_error");
     app.send(Method::PATCH, &path, Some(&json!({"status": "maybe"})), &[])
         .await
         .assert_error(400, "invalid_request_error");
 
-    let refresh = format!("/v1/customers/{}/refresh_review", created["id"].as_str().unwrap());
+    let refresh = format!(
+        "/v1/customers/{}/refresh_review",
+        created["id"].as_str().unwrap()
+    );
     let refreshed = app.send(Method::PUT, &refresh, None, &[]).await;
     assert_eq!(refreshed.status, 202);
-    assert_eq!(refreshed.data()["status"], "review", "sandbox outcome review decides again");
+    assert_eq!(
+        refreshed.data()["status"],
+        "review",
+        "sandbox outcome review decides again"
+    );
     app.stop().await;
 }
 
 #[tokio::test]
 async fn lists_filter_sort_and_page() {
     let app = spawn_app().await;
-    for (name, outcome) in [("Alpha Person", "verified"), ("Bravo Person", "review"), ("Charlie Person", "rejected")] {
-        let mut body = customer_body(name, &format!("{}@pawnee.com", name.split(' ').next().unwrap().to_lowercase()));
+    for (name, outcome) in [
+        ("Alpha Person", "verified"),
+        ("Bravo Person", "review"),
+        ("Charlie Person", "rejected"),
+    ] {
+        let mut body = customer_body(
+            name,
+            &format!(
+                "{}@pawnee.com",
+                name.split(' ').next().unwrap().to_lowercase()
+            ),
+        );
         body["config"] = json!({"sandbox_outcome": outcome});
         body["external_id"] = json!(format!("ext-{name}"));
         app.create_customer(&body).await;
     }
     let all = app.get("/v1/customers").await;
     let meta = &all.body["meta"];
-    assert_eq!((meta["page_number"].clone(), meta["page_size"].clone(), meta["total_items"].clone()), (json!(1), json!(100), json!(3)));
-    assert_eq!((meta["sort_by"].clone(), meta["sort_order"].clone(), meta["max_page_size"].clone(), meta["total_pages"].clone()), (json!("created_at"), json!("desc"), json!(1000), json!(1)));
+    assert_eq!(
+        (
+            meta["page_number"].clone(),
+            meta["page_size"].clone(),
+            meta["total_items"].clone()
+        ),
+        (json!(1), json!(100), json!(3))
+    );
+    assert_eq!(
+        (
+            meta["sort_by"].clone(),
+            meta["sort_order"].clone(),
+            meta["max_page_size"].clone(),
+            meta["total_pages"].clone()
+        ),
+        (json!("created_at"), json!("desc"), json!(1000), json!(1))
+    );
     assert_eq!(all.data()[0]["name"], "Charlie Person", "newest first");
 
     let names = |reply: &crate::helpers::Reply| -> Vec<String> {
-        reply.data().as_array().unwrap().iter().map(|c| c["name"].as_str().unwrap().to_string()).collect()
+        reply
+            .data()
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["name"].as_str().unwrap().to_string())
+            .collect()
     };
-    assert_eq!(names(&app.get("/v1/customers?sort_by=name&sort_order=asc").await), ["Alpha Person", "Bravo Person", "Charlie Person"]);
-    assert_eq!(names(&app.get("/v1/customers?status=review,rejected&sort_by=name&sort_order=asc").await), ["Bravo Person", "Charlie Person"]);
-    assert_eq!(names(&app.get("/v1/customers?status=review&status=verified&sort_by=name&sort_order=asc").await), ["Alpha Person", "Bravo Person"]);
-    assert_eq!(names(&app.get("/v1/customers?name=brav").await), ["Bravo Person"]);
-    assert_eq!(names(&app.get("/v1/customers?search_text=CHARLIE").await), ["Charlie Person"]);
-    assert_eq!(names(&app.get("/v1/customers?email=alpha@pawnee.com").await), ["Alpha Person"]);
-    assert_eq!(names(&app.get("/v1/customers?external_id=ext-Bravo%20Person").await), ["Bravo Person"]);
-    assert_eq!(names(&app.get("/v1/customers?types=business").await), Vec::<String>::new());
+    assert_eq!(
+        names(&app.get("/v1/customers?sort_by=name&sort_order=asc").await),
+        ["Alpha Person", "Bravo Person", "Charlie Person"]
+    );
+    assert_eq!(
+        names(
+            &app.get("/v1/customers?status=review,rejected&sort_by=name&sort_order=asc")
+                .await
+        ),
+        ["Bravo Person", "Charlie Person"]
+    );
+    assert_eq!(
+        names(
+            &app.get("/v1/customers?status=review&status=verified&sort_by=name&sort_order=asc")
+                .await
+        ),
+        ["Alpha Person", "Bravo Person"]
+    );
+    assert_eq!(
+        names(&app.get("/v1/customers?name=brav").await),
+        ["Bravo Person"]
+    );
+    assert_eq!(
+        names(&app.get("/v1/customers?search_text=CHARLIE").await),
+        ["Charlie Person"]
+    );
+    assert_eq!(
+        names(&app.get("/v1/customers?email=alpha@pawnee.com").await),
+        ["Alpha Person"]
+    );
+    assert_eq!(
+        names(
+            &app.get("/v1/customers?external_id=ext-Bravo%20Person")
+                .await
+        ),
+        ["Bravo Person"]
+    );
+    assert_eq!(
+        names(&app.get("/v1/customers?types=business").await),
+        Vec::<String>::new()
+    );
 
-    let page2 = app.get("/v1/customers?page_size=2&page_number=2&sort_by=name&sort_order=asc").await;
+    let page2 = app
+        .get("/v1/customers?page_size=2&page_number=2&sort_by=name&sort_order=asc")
+        .await;
     assert_eq!(names(&page2), ["Charlie Person"]);
     assert_eq!(page2.body["meta"]["total_pages"], 2);
     let past_end = app.get("/v1/customers?page_size=2&page_number=9").await;
     assert_eq!(past_end.status, 200);
     assert_eq!(past_end.data(), &json!([]));
-    app.get("/v1/customers?page_size=1001").await.assert_error(400, "invalid_request_error");
+    app.get("/v1/customers?page_size=1001")
+        .await
+        .assert_error(400, "invalid_request_error");
     let future = (chrono::Utc::now() + Duration::days(1)).to_rfc3339();
-    let reply = app.get(&format!("/v1/customers?created_from={}", urlencode(&future))).await;
+    let reply = app
+        .get(&format!(
+            "/v1/customers?created_from={}",
+            urlencode(&future)
+        ))
+        .await;
     assert_eq!(reply.body["meta"]["total_items"], 0);
     app.stop().await;
 }

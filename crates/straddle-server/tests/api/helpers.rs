@@ -7,11 +7,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use reqwest::{Method, StatusCode};
-use serde_json::{Value, json};
+use serde_json::{json, Value};
 use sqlx::{Connection, Executor};
 use straddle_server::config::Config;
 use straddle_server::secrets::Secrets;
-use straddle_server::{AppState, Application, ManualClock, admin};
+use straddle_server::{admin, AppState, Application, ManualClock};
 use tokio::sync::oneshot;
 use uuid::Uuid;
 
@@ -46,7 +46,12 @@ impl Reply {
     pub fn references(&self) -> Vec<String> {
         self.body["error"]["items"]
             .as_array()
-            .map(|items| items.iter().filter_map(|i| i["reference"].as_str().map(String::from)).collect())
+            .map(|items| {
+                items
+                    .iter()
+                    .filter_map(|i| i["reference"].as_str().map(String::from))
+                    .collect()
+            })
             .unwrap_or_default()
     }
 
@@ -55,7 +60,11 @@ impl Reply {
         assert_eq!(self.status.as_u16(), status, "body: {}", self.body);
         assert_eq!(self.body["response_type"], "error", "body: {}", self.body);
         assert_eq!(self.body["error"]["status"], status);
-        assert_eq!(self.body["error"]["type"], error_type, "body: {}", self.body);
+        assert_eq!(
+            self.body["error"]["type"], error_type,
+            "body: {}",
+            self.body
+        );
         assert!(self.body.get("data").is_none());
         assert!(self.body["meta"]["api_request_id"].is_string());
     }
@@ -69,6 +78,7 @@ pub struct Options {
     pub database_url: Option<String>,
     pub secrets_file: Option<PathBuf>,
     pub clock: Option<ManualClock>,
+    pub production: bool,
 }
 
 impl Default for Options {
@@ -79,6 +89,7 @@ impl Default for Options {
             database_url: None,
             secrets_file: None,
             clock: None,
+            production: false,
         }
     }
 }
@@ -96,8 +107,12 @@ pub async fn fresh_database() -> (String, PathBuf) {
     match std::env::var("STRADDLE_TEST_DATABASE_URL") {
         Ok(base) if base.starts_with("postgres") => {
             let name = format!("straddle_test_{}", Uuid::now_v7().simple());
-            let mut conn = sqlx::PgConnection::connect(&base).await.expect("connect to PostgreSQL");
-            conn.execute(format!("CREATE DATABASE {name}").as_str()).await.unwrap();
+            let mut conn = sqlx::PgConnection::connect(&base)
+                .await
+                .expect("connect to PostgreSQL");
+            conn.execute(format!("CREATE DATABASE {name}").as_str())
+                .await
+                .unwrap();
             let (prefix, _) = base.rsplit_once('/').unwrap();
             (format!("{prefix}/{name}"), secrets)
         }
@@ -115,14 +130,25 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
     config.addr = "127.0.0.1:0".parse().unwrap();
     config.rate_limit_per_second = options.rate_limit_per_second;
     config.key_cache_refresh = options.key_cache_refresh;
+    if options.production {
+        config.environment = straddle_server::Environment::Production;
+    }
     let clock = options.clock.clone().unwrap_or_default();
-    let app = Application::build(config, Arc::new(clock.clone())).await.expect("build app");
+    let app = Application::build(config, Arc::new(clock.clone()))
+        .await
+        .expect("build app");
     let base_url = format!("http://{}", app.local_addr().unwrap());
     let state = app.state().clone();
     let secrets = Secrets::load_or_create(&secrets_file).unwrap();
-    let created = admin::bootstrap(&state.db, &secrets, "Test Platform", state.config.environment, false)
-        .await
-        .unwrap();
+    let created = admin::bootstrap(
+        &state.db,
+        &secrets,
+        "Test Platform",
+        state.config.environment,
+        false,
+    )
+    .await
+    .unwrap();
     let (tx, rx) = oneshot::channel::<()>();
     let server = tokio::spawn(async move {
         app.run(async {
@@ -147,8 +173,15 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
 
 impl TestApp {
     /// Sends a request with the platform key plus `headers`.
-    pub async fn send(&self, method: Method, path: &str, body: Option<&Value>, headers: &[(&str, &str)]) -> Reply {
-        self.send_as(&self.api_key, method, path, body, headers).await
+    pub async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&Value>,
+        headers: &[(&str, &str)],
+    ) -> Reply {
+        self.send_as(&self.api_key, method, path, body, headers)
+            .await
     }
 
     /// Sends a request with `api_key`.
@@ -160,7 +193,10 @@ impl TestApp {
         body: Option<&Value>,
         headers: &[(&str, &str)],
     ) -> Reply {
-        let mut request = self.http.request(method, format!("{}{path}", self.base_url)).bearer_auth(api_key);
+        let mut request = self
+            .http
+            .request(method, format!("{}{path}", self.base_url))
+            .bearer_auth(api_key);
         for (name, value) in headers {
             request = request.header(*name, *value);
         }
@@ -171,8 +207,13 @@ impl TestApp {
         let status = response.status();
         let headers = response.headers().clone();
         let text = response.text().await.unwrap();
-        let body = serde_json::from_str(&text).unwrap_or_else(|_| panic!("non-JSON response {status}: {text}"));
-        Reply { status, headers, body }
+        let body = serde_json::from_str(&text)
+            .unwrap_or_else(|_| panic!("non-JSON response {status}: {text}"));
+        Reply {
+            status,
+            headers,
+            body,
+        }
     }
 
     pub async fn get(&self, path: &str) -> Reply {
@@ -194,14 +235,25 @@ impl TestApp {
     pub async fn other_platform(&self, allow_unmask: bool) -> (Uuid, String) {
         let secrets = Secrets::load_or_create(&self.secrets_file).unwrap();
         let env = self.state.config.environment;
-        let created = admin::bootstrap(&self.state.db, &secrets, "Other", env, allow_unmask).await.unwrap();
+        let created = admin::bootstrap(&self.state.db, &secrets, "Other", env, allow_unmask)
+            .await
+            .unwrap();
         (created.account.id, created.api_key.0)
     }
 
     /// An embedded account of this test's platform.
     pub async fn embedded_account(&self) -> Uuid {
         let env = self.state.config.environment;
-        admin::create_account(&self.state.db, "Embedded", Some(self.account_id), env, false).await.unwrap().id
+        admin::create_account(
+            &self.state.db,
+            "Embedded",
+            Some(self.account_id),
+            env,
+            false,
+        )
+        .await
+        .unwrap()
+        .id
     }
 
     /// Stops the server gracefully and keeps its database (for restarts).
@@ -218,12 +270,15 @@ impl TestApp {
     pub async fn stop(mut self) {
         self.shut_down().await;
         self.state.db.pool.close().await;
-        if let (Ok(base), Some((_, name))) =
-            (std::env::var("STRADDLE_TEST_DATABASE_URL"), self.database_url.rsplit_once('/'))
-        {
+        if let (Ok(base), Some((_, name))) = (
+            std::env::var("STRADDLE_TEST_DATABASE_URL"),
+            self.database_url.rsplit_once('/'),
+        ) {
             if base.starts_with("postgres") && name.starts_with("straddle_test_") {
                 let mut conn = sqlx::PgConnection::connect(&base).await.unwrap();
-                conn.execute(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)").as_str()).await.unwrap();
+                conn.execute(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)").as_str())
+                    .await
+                    .unwrap();
             }
         }
     }
@@ -237,8 +292,32 @@ impl TestApp {
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
-        panic!("condition never held for {path}: {}", self.get(path).await.body);
+        panic!(
+            "condition never held for {path}: {}",
+            self.get(path).await.body
+        );
     }
+}
+
+/// Everything the database holds for customers and paykeys, as text: the
+/// SQLite files' bytes, or the PostgreSQL rows.
+pub async fn stored_text(app: &TestApp) -> String {
+    if let Some(path) = app.database_url.strip_prefix("sqlite://") {
+        let mut text = String::new();
+        for suffix in ["", "-wal", "-shm"] {
+            if let Ok(bytes) = std::fs::read(format!("{path}{suffix}")) {
+                text.push_str(&String::from_utf8_lossy(&bytes));
+            }
+        }
+        return text;
+    }
+    let rows: Vec<(String,)> = sqlx::query_as(
+        "SELECT label || routing_number || details || sealed FROM paykey UNION ALL SELECT name || email || details || sealed_pii FROM customer",
+    )
+    .fetch_all(&mut sqlx::PgConnection::connect(&app.database_url).await.unwrap())
+    .await
+    .unwrap();
+    rows.into_iter().map(|(row,)| row).collect()
 }
 
 /// A valid customer body; `email` makes it unique.

@@ -1,7 +1,9 @@
 //! HTTP integration tests: the real server, real storage, real HTTP.
 
 mod auth;
+mod bridge;
 mod conventions;
 mod customers;
 mod helpers;
 mod idempotency;
+mod paykeys;

@@ -1,0 +1,315 @@
+//! HTTP handlers for `/v1/bridge/*`. Input is checked first, then the
+//! customer (so no provider is asked about an unknown customer), then the
+//! provider (outside any transaction), then the paykey is written.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::Response;
+use straddle_providers::{routing, LinkedAccount, ProviderError};
+use straddle_types::paykey::{
+    BankAccountLinkRequest, BridgeInitializeRequest, BridgeToken, Paykey, PaykeyConfig,
+    PaykeySource, PlaidLinkRequest, QuilttLinkRequest, TanLinkRequest,
+};
+use straddle_types::{ErrorResponse, Metadata, ObjectResponse};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+use uuid::Uuid;
+
+use super::{check_account_number, check_common, check_typed_routing, session};
+use crate::app::{AppState, Caller};
+use crate::error::{item, ApiError};
+use crate::extract::JsonBody;
+use crate::paykeys::service::{link, linkable_customer, LinkRequest, LinkedBank};
+use crate::validation::Problems;
+
+/// The Bridge routes.
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(initialize))
+        .routes(routes!(bank_account))
+        .routes(routes!(plaid))
+        .routes(routes!(tan))
+        .routes(routes!(quiltt))
+}
+
+/// Create a Bridge widget session token.
+#[utoipa::path(post, path = "/v1/bridge/initialize", tag = "bridge", request_body = BridgeInitializeRequest,
+    responses((status = 200, body = ObjectResponse<BridgeToken>), (status = 404, body = ErrorResponse)))]
+async fn initialize(
+    State(state): State<AppState>,
+    caller: Caller,
+    body: JsonBody<BridgeInitializeRequest>,
+) -> Result<Response, ApiError> {
+    let mut problems = Problems::default();
+    check_common(&mut problems, body.value.external_id.as_deref(), None);
+    problems.finish()?;
+    let request = body.value;
+    let account_name = caller.principal.acting.name.clone();
+    caller
+        .mutate(
+            &state,
+            &body.raw,
+            StatusCode::OK,
+            move |conn, state, account| {
+                Box::pin(async move {
+                    session::initialize(conn, &state, account, account_name, request).await
+                })
+            },
+        )
+        .await
+}
+
+/// Link a bank account from typed-in routing and account numbers.
+#[utoipa::path(post, path = "/v1/bridge/bank_account", tag = "bridge", request_body = BankAccountLinkRequest,
+    responses((status = 201, body = ObjectResponse<Paykey>), (status = 400, body = ErrorResponse)))]
+async fn bank_account(
+    State(state): State<AppState>,
+    caller: Caller,
+    body: JsonBody<BankAccountLinkRequest>,
+) -> Result<Response, ApiError> {
+    let request = body.value;
+    let mut problems = Problems::default();
+    check_typed_routing(&mut problems, &request.routing_number);
+    check_account_number(&mut problems, "account_number", &request.account_number);
+    check_common(
+        &mut problems,
+        request.external_id.as_deref(),
+        request.metadata.as_ref(),
+    );
+    problems.finish()?;
+    let bank = typed_bank(
+        request.routing_number,
+        request.account_number,
+        request.account_type,
+    );
+    let parts = Parts::new(
+        request.customer_id,
+        request.config,
+        request.external_id,
+        request.metadata,
+    );
+    create(
+        &state,
+        &caller,
+        &body.raw,
+        PaykeySource::BankAccount,
+        bank,
+        parts,
+    )
+    .await
+}
+
+/// Link a bank account with a tokenized account number.
+#[utoipa::path(post, path = "/v1/bridge/tan", tag = "bridge", request_body = TanLinkRequest,
+    responses((status = 201, body = ObjectResponse<Paykey>), (status = 400, body = ErrorResponse)))]
+async fn tan(
+    State(state): State<AppState>,
+    caller: Caller,
+    body: JsonBody<TanLinkRequest>,
+) -> Result<Response, ApiError> {
+    let request = body.value;
+    let mut problems = Problems::default();
+    check_typed_routing(&mut problems, &request.routing_number);
+    check_account_number(&mut problems, "tan", &request.tan);
+    check_common(
+        &mut problems,
+        request.external_id.as_deref(),
+        request.metadata.as_ref(),
+    );
+    problems.finish()?;
+    let bank = typed_bank(request.routing_number, request.tan, request.account_type);
+    let parts = Parts::new(
+        request.customer_id,
+        request.config,
+        request.external_id,
+        request.metadata,
+    );
+    create(&state, &caller, &body.raw, PaykeySource::Tan, bank, parts).await
+}
+
+/// Link a bank account with a Plaid processor token.
+#[utoipa::path(post, path = "/v1/bridge/plaid", tag = "bridge", request_body = PlaidLinkRequest,
+    responses((status = 201, body = ObjectResponse<Paykey>), (status = 422, body = ErrorResponse), (status = 502, body = ErrorResponse)))]
+async fn plaid(
+    State(state): State<AppState>,
+    caller: Caller,
+    body: JsonBody<PlaidLinkRequest>,
+) -> Result<Response, ApiError> {
+    let request = body.value;
+    let mut problems = Problems::default();
+    problems.check(
+        !request.plaid_token.trim().is_empty(),
+        "plaid_token",
+        "Must not be empty.",
+    );
+    check_common(
+        &mut problems,
+        request.external_id.as_deref(),
+        request.metadata.as_ref(),
+    );
+    problems.finish()?;
+    precheck_customer(&state, &caller, request.customer_id).await?;
+    let account = state
+        .providers
+        .plaid_account(&request.plaid_token)
+        .await
+        .map_err(provider_error)?;
+    let bank = provider_bank(account, request.plaid_token);
+    let parts = Parts::new(
+        request.customer_id,
+        request.config,
+        request.external_id,
+        request.metadata,
+    );
+    create(&state, &caller, &body.raw, PaykeySource::Plaid, bank, parts).await
+}
+
+/// Link a bank account with a Quiltt processor token.
+#[utoipa::path(post, path = "/v1/bridge/quiltt", tag = "bridge", request_body = QuilttLinkRequest,
+    responses((status = 201, body = ObjectResponse<Paykey>), (status = 422, body = ErrorResponse), (status = 502, body = ErrorResponse)))]
+async fn quiltt(
+    State(state): State<AppState>,
+    caller: Caller,
+    body: JsonBody<QuilttLinkRequest>,
+) -> Result<Response, ApiError> {
+    let request = body.value;
+    let mut problems = Problems::default();
+    let token = request.quiltt_token.clone().unwrap_or_default();
+    problems.check(
+        !token.trim().is_empty(),
+        "quiltt_token",
+        "This field is required.",
+    );
+    check_common(
+        &mut problems,
+        request.external_id.as_deref(),
+        request.metadata.as_ref(),
+    );
+    problems.finish()?;
+    precheck_customer(&state, &caller, request.customer_id).await?;
+    let account = state
+        .providers
+        .quiltt_account(&token)
+        .await
+        .map_err(provider_error)?;
+    let bank = provider_bank(account, token);
+    let parts = Parts::new(
+        request.customer_id,
+        request.config,
+        request.external_id,
+        request.metadata,
+    );
+    create(
+        &state,
+        &caller,
+        &body.raw,
+        PaykeySource::Quiltt,
+        bank,
+        parts,
+    )
+    .await
+}
+
+/// The request fields every link endpoint shares.
+struct Parts {
+    customer_id: Uuid,
+    config: Option<PaykeyConfig>,
+    external_id: Option<String>,
+    metadata: Option<Metadata>,
+}
+
+impl Parts {
+    fn new(
+        customer_id: Uuid,
+        config: Option<PaykeyConfig>,
+        external_id: Option<String>,
+        metadata: Option<Metadata>,
+    ) -> Self {
+        Parts {
+            customer_id,
+            config,
+            external_id,
+            metadata,
+        }
+    }
+}
+
+async fn create(
+    state: &AppState,
+    caller: &Caller,
+    raw: &serde_json::Value,
+    source: PaykeySource,
+    bank: LinkedBank,
+    parts: Parts,
+) -> Result<Response, ApiError> {
+    let request = LinkRequest {
+        source,
+        customer_id: parts.customer_id,
+        bank,
+        config: parts.config,
+        external_id: parts.external_id,
+        metadata: parts.metadata,
+    };
+    caller
+        .mutate(
+            state,
+            raw,
+            StatusCode::CREATED,
+            move |conn, state, account| {
+                Box::pin(async move { link(conn, &state, account, request).await })
+            },
+        )
+        .await
+}
+
+fn typed_bank(
+    routing_number: String,
+    account_number: String,
+    account_type: straddle_types::paykey::AccountType,
+) -> LinkedBank {
+    LinkedBank {
+        institution_name: routing::institution_name(&routing_number).map(String::from),
+        routing_number,
+        account_number,
+        account_type,
+        owner_names: vec![],
+        balance_cents: None,
+        provider_token: None,
+    }
+}
+
+fn provider_bank(account: LinkedAccount, token: String) -> LinkedBank {
+    LinkedBank {
+        institution_name: account.institution_name,
+        routing_number: account.routing_number,
+        account_number: account.account_number.expose().to_string(),
+        account_type: account.account_type,
+        owner_names: account.owner_names,
+        balance_cents: account.balance_cents,
+        provider_token: Some(token),
+    }
+}
+
+/// 404/422 for the customer before any provider is asked.
+async fn precheck_customer(
+    state: &AppState,
+    caller: &Caller,
+    customer_id: Uuid,
+) -> Result<(), ApiError> {
+    let mut conn = state.db.pool.acquire().await?;
+    linkable_customer(&mut conn, state, caller.account_id(), customer_id)
+        .await
+        .map(|_| ())
+}
+
+/// Refused tokens are 422 naming the token field; outages are 502.
+pub fn provider_error(error: ProviderError) -> ApiError {
+    match error {
+        ProviderError::Refused { reference, detail }
+        | ProviderError::UnsupportedAccount { reference, detail } => ApiError::Unprocessable {
+            detail: "The data provider refused the token.".into(),
+            items: vec![item(reference, detail)],
+        },
+        ProviderError::Unavailable(detail) => ApiError::Upstream(detail),
+    }
+}

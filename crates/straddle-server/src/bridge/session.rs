@@ -1,0 +1,116 @@
+//! Bridge widget sessions: an HS256 JWT with the published claim set, and
+//! the session row it names (customer, config, external id).
+
+use chrono::Duration;
+use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use serde::{Deserialize, Serialize};
+use sqlx::AnyConnection;
+use straddle_types::paykey::{BridgeInitializeRequest, BridgeToken};
+use straddle_types::Timestamp;
+use uuid::Uuid;
+
+use crate::app::AppState;
+use crate::error::ApiError;
+use crate::paykeys::service::{effective_config, linkable_customer};
+use crate::store::enum_text;
+
+/// Lifetime of a bridge token.
+pub const TOKEN_LIFETIME_HOURS: i64 = 4;
+
+/// The claims of a bridge token.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct BridgeClaims {
+    /// Always `straddle-bridge`.
+    #[serde(rename = "http://schemas.microsoft.com/ws/2008/06/identity/claims/role")]
+    pub role: String,
+    /// Always `straddle-bridge`.
+    #[serde(
+        rename = "http://schemas.microsoft.com/ws/2008/06/identity/claims/authenticationmethod"
+    )]
+    pub authentication_method: String,
+    /// The session id.
+    pub bridge_token_id: Uuid,
+    /// A random id of this token.
+    pub straddle_token_id: Uuid,
+    /// `sandbox` or `production`.
+    pub environment: String,
+    /// The customer.
+    pub customer_id: Uuid,
+    /// The account's display name.
+    pub account_name: String,
+    /// The configured sandbox outcome.
+    pub sandbox_outcome: String,
+    /// The configured processing method.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub processing_method: Option<String>,
+    /// The integrator's id for the paykey.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub external_id: Option<String>,
+    /// Expiry as a decimal string (as the real service sends it).
+    #[serde(rename = "http://schemas.microsoft.com/ws/2008/06/identity/claims/expiration")]
+    pub expiration: String,
+    /// Issued at (seconds).
+    pub iat: i64,
+    /// Expires at (seconds).
+    pub exp: i64,
+    /// Always `straddle-bridge`.
+    pub iss: String,
+}
+
+/// Creates the session and returns its token.
+pub async fn initialize(
+    conn: &mut AnyConnection,
+    state: &AppState,
+    account_id: Uuid,
+    account_name: String,
+    request: BridgeInitializeRequest,
+) -> Result<BridgeToken, ApiError> {
+    linkable_customer(conn, state, account_id, request.customer_id).await?;
+    let now = state.clock.now();
+    let expires = now + Duration::hours(TOKEN_LIFETIME_HOURS);
+    let config = effective_config(request.config);
+    let bridge_token_id = Uuid::now_v7();
+    sqlx::query(
+        "INSERT INTO bridge_session (bridge_token_id, account_id, customer_id, config, external_id, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+    )
+    .bind(bridge_token_id.to_string())
+    .bind(account_id.to_string())
+    .bind(request.customer_id.to_string())
+    .bind(serde_json::to_string(&config)?)
+    .bind(request.external_id.clone())
+    .bind(Timestamp(now).to_canonical())
+    .bind(Timestamp(expires).to_canonical())
+    .execute(&mut *conn)
+    .await?;
+    let claims = BridgeClaims {
+        role: "straddle-bridge".into(),
+        authentication_method: "straddle-bridge".into(),
+        bridge_token_id,
+        straddle_token_id: Uuid::new_v4(),
+        environment: state.config.environment.as_str().into(),
+        customer_id: request.customer_id,
+        account_name,
+        sandbox_outcome: config
+            .sandbox_outcome
+            .map(|o| enum_text(&o))
+            .unwrap_or_default(),
+        processing_method: request
+            .config
+            .and_then(|c| c.processing_method)
+            .map(|m| enum_text(&m)),
+        external_id: request.external_id,
+        expiration: expires.timestamp().to_string(),
+        iat: now.timestamp(),
+        exp: expires.timestamp(),
+        iss: "straddle-bridge".into(),
+    };
+    let token = jsonwebtoken::encode(
+        &Header::new(Algorithm::HS256),
+        &claims,
+        &EncodingKey::from_secret(state.bridge_key.expose()),
+    )
+    .map_err(|e| ApiError::Internal(format!("signing a bridge token: {e}")))?;
+    Ok(BridgeToken {
+        bridge_token: token,
+    })
+}

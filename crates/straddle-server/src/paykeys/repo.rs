@@ -1,0 +1,225 @@
+//! Paykey rows. Token, account number, provider token and owner names are
+//! sealed with the record id as associated data.
+
+use sqlx::any::AnyRow;
+use sqlx::{AnyConnection, Row};
+use straddle_types::paykey::{PaykeyListQuery, PaykeySortBy, PaykeySource, PaykeyStatus};
+use straddle_types::{SortOrder, Timestamp};
+use uuid::Uuid;
+
+use super::{label, PaykeyRecord, PaykeySecret};
+use crate::crypto::Sealer;
+use crate::error::ApiError;
+use crate::store::{enum_text, parse_enum, parse_time, parse_uuid, Filter};
+
+const COLUMNS: &str = "paykey_id, account_id, customer_id, source, status, institution_name, label, routing_number, account_type, external_id, unblock_eligible, details, sealed, due_at, balance_due_at, created_at, updated_at";
+
+fn context(id: Uuid) -> String {
+    format!("paykey:{id}")
+}
+
+/// Inserts a new paykey.
+pub async fn insert(
+    conn: &mut AnyConnection,
+    sealer: &Sealer,
+    record: &PaykeyRecord,
+) -> Result<(), ApiError> {
+    let sql = format!(
+        "INSERT INTO paykey ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)"
+    );
+    sqlx::query(&sql)
+        .bind(record.id.to_string())
+        .bind(record.account_id.to_string())
+        .bind(record.customer_id.to_string())
+        .bind(enum_text(&record.source))
+        .bind(enum_text(&record.status))
+        .bind(record.institution_name.clone())
+        .bind(label(
+            record.institution_name.as_deref(),
+            &record.secret.account_number,
+        ))
+        .bind(&record.routing_number)
+        .bind(enum_text(&record.account_type))
+        .bind(record.external_id.clone())
+        .bind(record.unblock_eligible.map(i64::from))
+        .bind(serde_json::to_string(&record.details)?)
+        .bind(sealer.seal(&serde_json::to_vec(&record.secret)?, &context(record.id))?)
+        .bind(record.due_at.map(|t| t.to_canonical()))
+        .bind(record.balance_due_at.map(|t| t.to_canonical()))
+        .bind(record.created_at.to_canonical())
+        .bind(record.updated_at.to_canonical())
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+/// Writes the mutable columns of an existing paykey.
+pub async fn save(conn: &mut AnyConnection, record: &PaykeyRecord) -> Result<(), ApiError> {
+    sqlx::query(
+        "UPDATE paykey SET status = $1, unblock_eligible = $2, details = $3, due_at = $4, balance_due_at = $5, updated_at = $6 WHERE paykey_id = $7",
+    )
+    .bind(enum_text(&record.status))
+    .bind(record.unblock_eligible.map(i64::from))
+    .bind(serde_json::to_string(&record.details)?)
+    .bind(record.due_at.map(|t| t.to_canonical()))
+    .bind(record.balance_due_at.map(|t| t.to_canonical()))
+    .bind(record.updated_at.to_canonical())
+    .bind(record.id.to_string())
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// A paykey of `account_id`, or 404.
+pub async fn get(
+    conn: &mut AnyConnection,
+    sealer: &Sealer,
+    account_id: Uuid,
+    id: Uuid,
+) -> Result<PaykeyRecord, ApiError> {
+    let sql = format!("SELECT {COLUMNS} FROM paykey WHERE paykey_id = $1 AND account_id = $2");
+    let row = sqlx::query(&sql)
+        .bind(id.to_string())
+        .bind(account_id.to_string())
+        .fetch_optional(&mut *conn)
+        .await?
+        .ok_or_else(|| ApiError::not_found("paykey", "id", id))?;
+    from_row(&row, sealer)
+}
+
+/// A paykey by id in any account (background work).
+pub async fn get_any(
+    conn: &mut AnyConnection,
+    sealer: &Sealer,
+    id: Uuid,
+) -> Result<Option<PaykeyRecord>, ApiError> {
+    let sql = format!("SELECT {COLUMNS} FROM paykey WHERE paykey_id = $1");
+    let row = sqlx::query(&sql)
+        .bind(id.to_string())
+        .fetch_optional(&mut *conn)
+        .await?;
+    row.map(|row| from_row(&row, sealer)).transpose()
+}
+
+/// One page of an account's paykeys and the total count.
+pub async fn list(
+    conn: &mut AnyConnection,
+    sealer: &Sealer,
+    account_id: Uuid,
+    query: &PaykeyListQuery,
+    statuses: &[PaykeyStatus],
+    sources: &[PaykeySource],
+    page: (u32, u32),
+) -> Result<(Vec<PaykeyRecord>, u64), ApiError> {
+    let mut filter = Filter::new("account_id", account_id.to_string());
+    if let Some(customer_id) = query.customer_id {
+        filter.compare("customer_id", "=", customer_id.to_string());
+    }
+    if let Some(from) = query.created_from {
+        filter.compare("created_at", ">=", from.to_canonical());
+    }
+    if let Some(to) = query.created_to {
+        filter.compare("created_at", "<=", to.to_canonical());
+    }
+    if let Some(text) = &query.search_text {
+        filter.contains(
+            &["label", "institution_name", "external_id", "routing_number"],
+            text,
+        );
+    }
+    filter.any_of("status", statuses.iter().map(enum_text));
+    filter.any_of("source", sources.iter().map(enum_text));
+    if let Some(eligible) = query.unblock_eligible {
+        filter.raw("status = 'blocked'");
+        filter.flag("unblock_eligible", eligible);
+    }
+    let direction = match query.sort_order.unwrap_or_default() {
+        SortOrder::Asc => "ASC",
+        SortOrder::Desc => "DESC",
+    };
+    // Paykeys never expire here, so `expires_at` sorts like creation time.
+    let order = match query.sort_by.unwrap_or_default() {
+        PaykeySortBy::InstitutionName => {
+            format!("COALESCE(institution_name, '') {direction}, created_at {direction}, paykey_id {direction}")
+        }
+        PaykeySortBy::ExpiresAt | PaykeySortBy::CreatedAt => {
+            format!("created_at {direction}, paykey_id {direction}")
+        }
+    };
+    let (rows, total) = filter.page(conn, "paykey", COLUMNS, &order, page).await?;
+    let records = rows
+        .iter()
+        .map(|row| from_row(row, sealer))
+        .collect::<Result<_, _>>()?;
+    Ok((records, total))
+}
+
+/// Ids of paykeys with a due background verification (`column` = `due_at`)
+/// or balance refresh (`balance_due_at`).
+pub async fn due(
+    conn: &mut AnyConnection,
+    column: DueColumn,
+    now: Timestamp,
+    limit: i64,
+) -> Result<Vec<Uuid>, ApiError> {
+    let column = column.name();
+    let sql = format!("SELECT paykey_id FROM paykey WHERE {column} IS NOT NULL AND {column} <= $1 ORDER BY {column} LIMIT $2");
+    let rows = sqlx::query(&sql)
+        .bind(now.to_canonical())
+        .bind(limit)
+        .fetch_all(&mut *conn)
+        .await?;
+    rows.iter()
+        .map(|row| parse_uuid(&row.try_get::<String, _>("paykey_id")?))
+        .collect()
+}
+
+/// Which scheduled work a due query looks at.
+#[derive(Clone, Copy, Debug)]
+pub enum DueColumn {
+    /// Background verification.
+    Verification,
+    /// Balance refresh.
+    Balance,
+}
+
+impl DueColumn {
+    fn name(self) -> &'static str {
+        match self {
+            DueColumn::Verification => "due_at",
+            DueColumn::Balance => "balance_due_at",
+        }
+    }
+}
+
+fn from_row(row: &AnyRow, sealer: &Sealer) -> Result<PaykeyRecord, ApiError> {
+    let id = parse_uuid(&row.try_get::<String, _>("paykey_id")?)?;
+    let secret: PaykeySecret =
+        serde_json::from_slice(&sealer.open(&row.try_get::<String, _>("sealed")?, &context(id))?)?;
+    Ok(PaykeyRecord {
+        id,
+        account_id: parse_uuid(&row.try_get::<String, _>("account_id")?)?,
+        customer_id: parse_uuid(&row.try_get::<String, _>("customer_id")?)?,
+        source: parse_enum(&row.try_get::<String, _>("source")?)?,
+        status: parse_enum(&row.try_get::<String, _>("status")?)?,
+        institution_name: row.try_get("institution_name")?,
+        routing_number: row.try_get("routing_number")?,
+        account_type: parse_enum(&row.try_get::<String, _>("account_type")?)?,
+        external_id: row.try_get("external_id")?,
+        unblock_eligible: row
+            .try_get::<Option<i64>, _>("unblock_eligible")?
+            .map(|v| v != 0),
+        details: serde_json::from_str(&row.try_get::<String, _>("details")?)?,
+        secret,
+        due_at: row
+            .try_get::<Option<String>, _>("due_at")?
+            .map(|t| parse_time(&t))
+            .transpose()?,
+        balance_due_at: row
+            .try_get::<Option<String>, _>("balance_due_at")?
+            .map(|t| parse_time(&t))
+            .transpose()?,
+        created_at: parse_time(&row.try_get::<String, _>("created_at")?)?,
+        updated_at: parse_time(&row.try_get::<String, _>("updated_at")?)?,
+    })
+}
