@@ -22,7 +22,6 @@ BOFA = "BANK OF AMERICA, N.A."
 CHASE_ROUTING = "021000021"
 CHASE = "JPMORGAN CHASE BANK, NA"
 WELLS_ROUTING = "121000248"  # F3
-WELLS = "WELLS FARGO BANK, N.A."
 UNLISTED_ROUTING = "011401533"  # passes the check digit, but no bank in the directory has it
 BAD_CHECK_DIGIT_ROUTING = "021000022"  # F7
 
@@ -61,14 +60,19 @@ def idempotency_key() -> str:
     return f"conformance-{uuid.uuid4().hex[:24]}"
 
 
-def plaid_token(word: str = "") -> str:
-    """A Plaid sandbox processor token; `word` selects a special sandbox case."""
-    return f"processor-sandbox-{word}{uuid.uuid4()}"
+def plaid_token(word: str = "", owner: str = "") -> str:
+    """A Plaid sandbox processor token. `word` picks a sandbox account or case, `owner` the
+    account holder (`ron-swanson`, or `none`); see SANDBOX.md."""
+    return f"processor-sandbox-{word}{uuid.uuid4()}" + (f"-owner-{owner}" if owner else "")
 
 
-def quiltt_token(word: str = "") -> str:
-    """A Quiltt processor token: base64 of `<account id>:<secret>` (F6)."""
-    return base64.b64encode(f"acct_{word}{uuid.uuid4().hex[:16]}:{uuid.uuid4().hex[:16]}".encode()).decode()
+def quiltt_token(word: str = "", owner: str = "") -> str:
+    """A Quiltt processor token, base64 of `<account id>:<secret>` (F6); `word` and `owner` as for Plaid."""
+    account_id = f"acct_{word}{uuid.uuid4().hex[:16]}" + (f"-owner-{owner}" if owner else "")
+    return base64.b64encode(f"{account_id}:{uuid.uuid4().hex[:16]}".encode()).decode()
+
+
+PROVIDER_TOKENS = {"plaid": plaid_token, "quiltt": quiltt_token}
 
 
 # --- customers and paykeys ------------------------------------------------------------

@@ -20,11 +20,14 @@ from datetime import timedelta
 
 import pytest
 import straddle
+
 from bridge_helpers import (
     ALL_SOURCES,
     BAD_CHECK_DIGIT_ROUTING,
     BOFA,
     BOFA_ROUTING,
+    CHASE,
+    CHASE_ROUTING,
     DEFAULT_CONFIG,
     F2_ACCOUNT_NUMBER,
     F4_PLAID_TOKEN,
@@ -34,14 +37,15 @@ from bridge_helpers import (
     FULL_PAYKEY,
     OUTCOMES,
     PROVIDER_SOURCES,
+    PROVIDER_TOKENS,
     UNKNOWN_ID,
     UNLISTED_ROUTING,
     assert_error_envelope,
     error_references,
     idempotency_key,
     link,
-    link_body,
     link_bank_account,
+    link_body,
     new_customer,
     paykey_ids,
     plaid_token,
@@ -135,9 +139,8 @@ def test_every_initialize_opens_a_new_bridge_session(client):
 
 def test_initialize_for_an_embedded_account_names_that_account(server, client):
     name = f"Embedded Tutoring {unique_tag()}"
-    account_id = server.admin("accounts", "create", "--name", name, "--parent", server.platform_account_id)[
-        "account_id"
-    ]
+    account = server.admin("accounts", "create", "--name", name, "--parent", server.platform_account_id)
+    account_id = account["account_id"]
     customer_id = new_customer(client, straddle_account_id=account_id)
 
     claims = bridge_claims(client, customer_id, straddle_account_id=account_id)
@@ -216,7 +219,7 @@ def test_tan_answers_201_with_an_active_tan_paykey_as_in_fixture_f5(client):
     data = response.parse().data
     assert data.source == "tan"
     assert data.label == "JPMORGAN CHASE BANK, NA - *2651"
-    assert data.institution_name == "JPMORGAN CHASE BANK, NA"
+    assert data.institution_name == CHASE
     assert data.bank_data.to_dict() == {
         "routing_number": F5_ROUTING,
         "account_number": "******2651",
@@ -226,48 +229,40 @@ def test_tan_answers_201_with_an_active_tan_paykey_as_in_fixture_f5(client):
     assert data.config.to_dict() == DEFAULT_CONFIG
 
 
-def test_plaid_links_the_sandbox_account_behind_the_token_with_its_balance(client):
-    customer_id = new_customer(client)
+# Accounts of the sandbox provider (SANDBOX.md): token → label, routing number, type, balance in cents.
+PLATYPUS = "FIRST PLATYPUS BANK"
+SANDBOX_ACCOUNTS = {
+    "plaid, fixture F4": ("plaid", F4_PLAID_TOKEN, f"{PLATYPUS} - *9606", "011401533", "checking", 10_000),
+    "plaid savings": ("plaid", plaid_token("savings-"), f"{PLATYPUS} - *9614", "011401533", "savings", 21_000),
+    "plaid overdrawn": ("plaid", plaid_token("overdrawn-"), f"{PLATYPUS} - *9622", "011401533", "checking", -2_500),
+    "plaid chase": ("plaid", plaid_token("chase-"), f"{CHASE} - *0011", CHASE_ROUTING, "checking", 250_000),
+    "quiltt, fixture F6": ("quiltt", F6_QUILTT_TOKEN, "MX BANK - *0457", "091000019", "checking", 125_000),
+    "quiltt savings": ("quiltt", quiltt_token("savings"), "MX BANK - *1180", "091000019", "savings", 500_000),
+    "quiltt chase": ("quiltt", quiltt_token("chase"), f"{CHASE} - *0068", F5_ROUTING, "checking", 87_500),
+}
 
-    response = client.bridge.link.with_raw_response.plaid(
-        customer_id=customer_id, plaid_token=F4_PLAID_TOKEN, config={"sandbox_outcome": "active"}
-    )
 
-    assert response.status_code == 201
-    data = response.parse().data
-    assert data.source == "plaid"
-    assert data.status == "active"
-    assert data.label == "FIRST PLATYPUS BANK - *9606"  # F4
-    assert data.institution_name == "FIRST PLATYPUS BANK"
+@pytest.mark.parametrize(
+    "source, token, label, routing, account_type, balance", SANDBOX_ACCOUNTS.values(), ids=SANDBOX_ACCOUNTS.keys()
+)
+def test_a_provider_token_links_its_sandbox_account_with_the_balance(
+    client, source, token, label, routing, account_type, balance
+):
+    token_field = "plaid_token" if source == "plaid" else "quiltt_token"
+
+    created = link(client, source, new_customer(client), config={"sandbox_outcome": "active"}, **{token_field: token})
+
+    data = created.data
+    assert data.source == source
+    assert data.label == label
+    assert data.institution_name == label.split(" - *")[0]
     assert data.bank_data.to_dict() == {
-        "routing_number": "011401533",
-        "account_number": "******9606",
-        "account_type": "checking",
+        "routing_number": routing,
+        "account_number": "******" + label[-4:],
+        "account_type": account_type,
     }
     assert data.balance.status == "completed"
-    assert data.balance.account_balance == 10_000  # cents
-    assert data.config.to_dict() == {"processing_method": "inline", "sandbox_outcome": "active"}
-
-
-def test_quiltt_links_the_sandbox_account_behind_the_token(client):
-    customer_id = new_customer(client)
-
-    response = client.bridge.link.with_raw_response.create_paykey(
-        customer_id=customer_id, quiltt_token=F6_QUILTT_TOKEN, config={"sandbox_outcome": "rejected"}
-    )
-
-    assert response.status_code == 201
-    data = response.parse().data
-    assert data.source == "quiltt"
-    assert data.label == "MX BANK - *0457"  # F6
-    assert data.institution_name == "MX BANK"
-    assert data.bank_data.to_dict() == {
-        "routing_number": "091000019",
-        "account_number": "******0457",
-        "account_type": "checking",
-    }
-    assert data.status == "rejected"
-    assert (data.status_details.reason, data.status_details.source) == ("failed_verification", "watchtower")
+    assert data.balance.account_balance == balance
 
 
 @pytest.mark.parametrize("source", ALL_SOURCES)
@@ -358,24 +353,28 @@ def test_background_processing_starts_pending_and_settles_on_the_outcome(client,
     assert settled.status_details.changed_at >= created.data.status_details.changed_at
 
 
+# The customer's name against the sandbox account holder (SANDBOX.md, "Owner names").
+NAME_MATCHES = {
+    "the holder's own name": (SANDBOX_OWNER, "", "active", "ok"),
+    "only the holder's last name": ("Jordan Charleson", "", "review", "require_review"),
+    "someone else's name": ("Ron Swanson", "", "rejected", "failed_verification"),
+    "the holder the token names": ("Ron Swanson", "ron-swanson", "active", "ok"),
+    "an account with no holder on record": ("Ron Swanson", "none", "active", "ok"),
+}
+
+
+@pytest.mark.parametrize("customer_name, owner, status, reason", NAME_MATCHES.values(), ids=NAME_MATCHES.keys())
 @pytest.mark.parametrize("source", PROVIDER_SOURCES)
-def test_the_standard_outcome_activates_an_account_held_in_the_customers_name(client, source):
-    customer_id = new_customer(client, name=SANDBOX_OWNER)
+def test_the_standard_outcome_matches_the_customers_name_against_the_account_holder(
+    client, source, customer_name, owner, status, reason
+):
+    token_field = "plaid_token" if source == "plaid" else "quiltt_token"
+    token = PROVIDER_TOKENS[source](owner=owner)
 
-    created = link(client, source, customer_id, config={"sandbox_outcome": "standard"})
+    created = link(client, source, new_customer(client, name=customer_name), **{token_field: token})
 
-    assert created.data.status == "active"
-    assert created.data.status_details.reason == "ok"
-
-
-@pytest.mark.parametrize("source", PROVIDER_SOURCES)
-def test_the_standard_outcome_rejects_an_account_held_by_someone_else(client, source):
-    customer_id = new_customer(client, name="Ron Swanson")
-
-    created = link(client, source, customer_id, config={"sandbox_outcome": "standard"})
-
-    assert created.data.status == "rejected"
-    assert created.data.status_details.reason == "failed_verification"
+    assert created.data.config.sandbox_outcome == "standard"
+    assert (created.data.status, created.data.status_details.reason) == (status, reason)
 
 
 # --- validation ---------------------------------------------------------------------------
@@ -453,19 +452,35 @@ def test_a_request_missing_a_required_field_is_a_bad_request(client, path, body)
     assert_error_envelope(caught.value, 400, "invalid_request_error", "validation_error")
 
 
-@pytest.mark.parametrize(
-    "source, token, field",
-    [("plaid", plaid_token("invalid-"), "plaid_token"), ("quiltt", quiltt_token("invalid"), "quiltt_token")],
-    ids=["plaid", "quiltt"],
-)
-def test_a_token_the_provider_refuses_is_unprocessable_and_names_the_token_field(client, source, token, field):
-    customer_id = new_customer(client)
+REFUSED_TOKENS = {
+    "plaid token the provider calls invalid": ("plaid", plaid_token("invalid-")),
+    "plaid token of another environment": ("plaid", f"processor-production-{uuid.uuid4()}"),
+    "plaid token for an account that is not checking or savings": ("plaid", plaid_token("unsupported-")),
+    "quiltt token the provider calls invalid": ("quiltt", quiltt_token("invalid")),
+    "quiltt token that is not base64 of id:secret": ("quiltt", "processor-sandbox-123abc"),
+}
+
+
+@pytest.mark.parametrize("source, token", REFUSED_TOKENS.values(), ids=REFUSED_TOKENS.keys())
+def test_a_token_the_provider_refuses_is_unprocessable_and_names_the_token_field(client, source, token):
+    customer_id, field = new_customer(client), f"{source}_token"
 
     with pytest.raises(straddle.UnprocessableEntityError) as caught:
         link(client, source, customer_id, **{field: token})
 
     assert_error_envelope(caught.value, 422, "validation_error")
     assert field in error_references(caught.value)
+    assert paykey_ids(client.paykeys.list(customer_id=customer_id)) == []
+
+
+@pytest.mark.parametrize("source", PROVIDER_SOURCES)
+def test_a_provider_outage_is_a_bad_gateway_and_creates_nothing(client, source):
+    customer_id = new_customer(client)
+
+    with pytest.raises(straddle.InternalServerError) as caught:
+        link(client, source, customer_id, **{f"{source}_token": PROVIDER_TOKENS[source]("timeout-")})
+
+    assert_error_envelope(caught.value, 502, "api_error")
     assert paykey_ids(client.paykeys.list(customer_id=customer_id)) == []
 
 
@@ -576,10 +591,12 @@ def test_a_replayed_link_answers_201_again_and_says_it_was_replayed(client):
 
 def test_reusing_an_idempotency_key_for_a_different_account_is_a_conflict(client):
     customer_id, key = new_customer(client), idempotency_key()
-    link_bank_account(client, customer_id, idempotency_key=key)
+    link_bank_account(client, customer_id, idempotency_key=key, account_number=F2_ACCOUNT_NUMBER)
 
     with pytest.raises(straddle.ConflictError) as caught:
-        link_bank_account(client, customer_id, idempotency_key=key, account_type="savings")
+        link_bank_account(
+            client, customer_id, idempotency_key=key, account_number=F2_ACCOUNT_NUMBER, account_type="savings"
+        )
 
     assert_error_envelope(caught.value, 409, "invalid_request_error")
     assert caught.value.response.headers.get("x-should-retry") == "false"

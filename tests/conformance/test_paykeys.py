@@ -17,6 +17,8 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 import straddle
+from straddle.types.paykey_summary_paged_v1 import PaykeySummaryPagedV1
+
 from bridge_helpers import (
     BOFA_ROUTING,
     CHASE_ROUTING,
@@ -38,7 +40,6 @@ from bridge_helpers import (
     wait_for_balance,
     wait_until_settled,
 )
-from straddle.types.paykey_summary_paged_v1 import PaykeySummaryPagedV1
 
 
 def link_several(client: straddle.Straddle, customer_id: str, count: int) -> list[str]:
@@ -148,11 +149,12 @@ def test_list_filters_by_creation_time(client):
     [paykey_id] = link_several(client, customer_id, 1)
     now, hour = datetime.now(timezone.utc), timedelta(hours=1)
 
-    assert paykey_ids(client.paykeys.list(customer_id=customer_id, created_from=now - hour, created_to=now + hour)) == [
-        paykey_id
-    ]
-    assert paykey_ids(client.paykeys.list(customer_id=customer_id, created_from=now + hour)) == []
-    assert paykey_ids(client.paykeys.list(customer_id=customer_id, created_to=now - hour)) == []
+    def listed(**window) -> list[str]:
+        return paykey_ids(client.paykeys.list(customer_id=customer_id, **window))
+
+    assert listed(created_from=now - hour, created_to=now + hour) == [paykey_id]
+    assert listed(created_from=now + hour) == []
+    assert listed(created_to=now - hour) == []
 
 
 def test_list_search_text_finds_a_paykey_by_its_external_id(client):

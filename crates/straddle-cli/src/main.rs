@@ -80,6 +80,9 @@ struct ServeArgs {
     rate_limit: u32,
     #[command(flatten)]
     providers: ProviderArgs,
+    /// SQLite group commit: most writes committed per transaction (1 turns it off).
+    #[arg(long, env = "STRADDLE_SQLITE_BATCH_LIMIT", default_value_t = 256, hide = true)]
+    sqlite_batch_limit: usize,
 }
 
 /// Real Plaid and Quiltt. Without them the deterministic sandbox provider
@@ -264,6 +267,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     config.background_delay = Duration::from_millis(args.background_delay_ms);
     config.rate_limit_per_second = args.rate_limit;
     config.live_providers = args.providers.live();
+    config.write_batch_limit = args.sqlite_batch_limit;
     let environment = config.environment;
     let app = Application::build(config, Arc::new(SystemClock)).await?;
     if admin::is_empty(&app.state().db).await? {

@@ -273,7 +273,7 @@ impl Application {
     /// Connects storage, loads secrets, binds the listener.
     pub async fn build(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<Application> {
         let secrets = Secrets::load_or_create(&config.secrets_file)?;
-        let db = Db::connect(&config.database_url).await?;
+        let db = Db::connect_with_batch(&config.database_url, config.write_batch_limit).await?;
         let keys = Arc::new(KeyVerifier::new(
             secrets.jwt_key_bytes(),
             config.environment,

@@ -53,6 +53,8 @@ pub struct Config {
     pub key_cache_refresh: Duration,
     /// Real Plaid/Quiltt endpoints; `None` uses the deterministic sandbox provider.
     pub live_providers: Option<LiveConfig>,
+    /// SQLite group commit: most writes per transaction (1 = one commit per write).
+    pub write_batch_limit: usize,
 }
 
 impl Config {
@@ -67,6 +69,7 @@ impl Config {
             rate_limit_per_second: 1000,
             key_cache_refresh: Duration::from_secs(2),
             live_providers: None,
+            write_batch_limit: crate::db::DEFAULT_MAX_BATCH,
         }
     }
 

@@ -45,15 +45,22 @@ pub struct Db {
     writer: Option<mpsc::Sender<Job>>,
 }
 
-/// Most jobs a single SQLite transaction takes.
-const MAX_BATCH: usize = 256;
+/// Most jobs a single SQLite transaction takes by default.
+pub const DEFAULT_MAX_BATCH: usize = 256;
 
 const SQLITE_PRAGMAS: &str =
     "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA busy_timeout = 5000; PRAGMA foreign_keys = ON;";
 
 impl Db {
-    /// Connects, runs migrations, and on SQLite starts the writer task.
+    /// Connects with the default group-commit batch size.
     pub async fn connect(url: &str) -> Result<Db, sqlx::Error> {
+        Db::connect_with_batch(url, DEFAULT_MAX_BATCH).await
+    }
+
+    /// Connects, runs migrations, and on SQLite starts the writer task,
+    /// which commits up to `max_batch` queued writes per transaction
+    /// (1 turns group commit off).
+    pub async fn connect_with_batch(url: &str, max_batch: usize) -> Result<Db, sqlx::Error> {
         sqlx::any::install_default_drivers();
         let backend = if url.starts_with("sqlite:") {
             Backend::Sqlite
@@ -87,7 +94,7 @@ impl Db {
                 let mut conn = AnyConnection::connect_with(&options).await?;
                 conn.execute(SQLITE_PRAGMAS).await?;
                 let (tx, rx) = mpsc::channel(4096);
-                tokio::spawn(run_writer(conn, rx));
+                tokio::spawn(run_writer(conn, rx, max_batch.max(1)));
                 Some(tx)
             }
             Backend::Postgres => None,
@@ -165,10 +172,10 @@ async fn in_savepoint<T>(conn: &mut AnyConnection, work: WriteFn<T>) -> Result<T
 }
 
 /// The SQLite writer: one transaction per batch of queued jobs.
-async fn run_writer(mut conn: AnyConnection, mut jobs: mpsc::Receiver<Job>) {
+async fn run_writer(mut conn: AnyConnection, mut jobs: mpsc::Receiver<Job>, max_batch: usize) {
     while let Some(first) = jobs.recv().await {
         let mut batch = vec![first];
-        while batch.len() < MAX_BATCH {
+        while batch.len() < max_batch {
             match jobs.try_recv() {
                 Ok(job) => batch.push(job),
                 Err(_) => break,

@@ -159,6 +159,21 @@ async fn openapi_describes_every_route_and_health_answers() {
         ("/v1/customers/{id}/unmasked", &["get"]),
         ("/v1/customers/{id}/review", &["get", "patch"]),
         ("/v1/customers/{id}/refresh_review", &["put"]),
+        ("/v1/bridge/initialize", &["post"]),
+        ("/v1/bridge/bank_account", &["post"]),
+        ("/v1/bridge/plaid", &["post"]),
+        ("/v1/bridge/tan", &["post"]),
+        ("/v1/bridge/quiltt", &["post"]),
+        ("/v1/paykeys", &["get"]),
+        ("/v1/paykeys/{id}", &["get"]),
+        ("/v1/paykeys/{id}/unmasked", &["get"]),
+        ("/v1/paykeys/{id}/reveal", &["get"]),
+        ("/v1/paykeys/{id}/cancel", &["put"]),
+        ("/v1/paykeys/{id}/refresh_balance", &["put"]),
+        ("/v1/paykeys/{id}/review", &["get", "patch"]),
+        ("/v1/paykeys/{id}/refresh_review", &["put"]),
+        ("/v1/paykeys/{id}/unblock", &["patch"]),
+        ("/v1/sandbox/paykeys/{id}/simulate_return", &["post"]),
     ] {
         for method in methods {
             assert!(
