@@ -1,4 +1,7 @@
-//! `straddle`: runs the server and administers accounts and API keys.
+//! `straddle`: runs the server, administers accounts and API keys, and
+//! calls the API (`bridge`, `customers`, `paykeys`… through the SDK).
+
+mod api;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -13,7 +16,7 @@ use straddle_server::secrets::Secrets;
 use straddle_server::{telemetry, Application, SystemClock};
 use uuid::Uuid;
 
-/// A self-hostable Straddle Bridge API server and its tools.
+/// A self-hostable Straddle Bridge API server, its admin tools, and a client for the API.
 #[derive(Parser)]
 #[command(name = "straddle", version)]
 struct Cli {
@@ -21,6 +24,8 @@ struct Cli {
     command: Command,
 }
 
+// Parsed once per process: boxing variants to even out their sizes buys nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Subcommand)]
 enum Command {
     /// Run the API server.
@@ -30,6 +35,8 @@ enum Command {
     /// Manage accounts and API keys without starting the server.
     #[command(subcommand)]
     Admin(AdminCommand),
+    #[command(flatten)]
+    Api(api::ApiCommand),
 }
 
 #[derive(Args)]
@@ -81,7 +88,12 @@ struct ServeArgs {
     #[command(flatten)]
     providers: ProviderArgs,
     /// SQLite group commit: most writes committed per transaction (1 turns it off).
-    #[arg(long, env = "STRADDLE_SQLITE_BATCH_LIMIT", default_value_t = 256, hide = true)]
+    #[arg(
+        long,
+        env = "STRADDLE_SQLITE_BATCH_LIMIT",
+        default_value_t = 256,
+        hide = true
+    )]
     sqlite_batch_limit: usize,
 }
 
@@ -235,7 +247,10 @@ enum KeysCommand {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let command = match Cli::parse().command {
+        Command::Api(command) => return api::run(command),
+        command => command,
+    };
     telemetry::init();
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(runtime) => runtime,
@@ -244,7 +259,7 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(run(cli.command)) {
+    match runtime.block_on(run(command)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
             eprintln!("error: {err:#}");
@@ -257,6 +272,7 @@ async fn run(command: Command) -> anyhow::Result<()> {
     match command {
         Command::Serve(args) => serve(args).await,
         Command::Admin(command) => run_admin(command).await,
+        Command::Api(_) => unreachable!("API commands run in api::run"),
     }
 }
 

@@ -1,0 +1,11 @@
+//! Resource handles: one per API resource, each borrowing the [`Client`](crate::Client).
+
+mod bridge;
+mod customers;
+mod paykeys;
+mod sandbox;
+
+pub use bridge::{Bridge, Link};
+pub use customers::{CustomerReviews, Customers};
+pub use paykeys::{PaykeyReviews, Paykeys};
+pub use sandbox::Sandbox;
