@@ -79,4 +79,15 @@ else
 MSG
     if [ "${CI:-}" = "true" ]; then exit 1; fi
 fi
+# Bridge widget end to end: the published @straddlecom/bridge-react host
+# component, on a page of its own origin, drives the widget the real binary
+# serves, in headless Chromium (Debian's package; playwright-core only drives
+# it). Screenshots of every step are kept in e2e/widget/artifacts/.
+if [ ! -x /usr/bin/chromium ]; then
+    echo "==> installing Chromium from the distribution's packages"
+    as_root apt-get update -qq && as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+fi
+command -v npm >/dev/null 2>&1 || { echo "==> the widget end-to-end test needs Node.js 20+ and npm" >&2; exit 1; }
+echo "==> Bridge widget end to end (headless Chromium)"
+(cd e2e/widget && npm ci --no-audit --no-fund --loglevel=error && npm test)
 echo "==> all suites passed"

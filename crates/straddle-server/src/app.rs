@@ -34,7 +34,7 @@ use crate::idempotency::Mutation;
 use crate::paging::{Paging, MAX_PAGE_SIZE};
 use crate::secrets::Secrets;
 use crate::secrets::SigningKey;
-use crate::{background, bridge, customers, paykeys};
+use crate::{background, bridge, customers, paykeys, widget};
 use straddle_providers::Providers;
 
 /// Everything a request handler can reach.
@@ -241,6 +241,7 @@ pub fn router(state: AppState) -> Router {
     let openapi = Arc::new(openapi);
     Router::new()
         .merge(api)
+        .merge(widget::router())
         .route("/health", get(health))
         .route(
             "/openapi.json",

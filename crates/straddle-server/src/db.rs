@@ -21,11 +21,16 @@ use crate::error::ApiError;
 pub type WriteFn<T> =
     Box<dyn for<'c> FnOnce(&'c mut AnyConnection) -> BoxFuture<'c, Result<T, ApiError>> + Send>;
 
-/// A queued job: runs its work and returns the hook that reports the outcome
-/// once the batch's commit is known.
-type Job = Box<
-    dyn for<'c> FnOnce(&'c mut AnyConnection) -> BoxFuture<'c, Box<dyn FnOnce(bool) + Send>> + Send,
->;
+/// A queued job: runs its work inside the writer's savepoint and says
+/// whether it failed (so the writer rolls it back) and how to report the
+/// outcome once the batch's commit is known.
+type Job = Box<dyn for<'c> FnOnce(&'c mut AnyConnection) -> BoxFuture<'c, Ran> + Send>;
+
+/// A job that has run, waiting for its batch to commit.
+struct Ran {
+    failed: bool,
+    report: Box<dyn FnOnce(bool) + Send>,
+}
 
 /// Which database is behind the seam.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -125,14 +130,16 @@ impl Db {
         let (reply, outcome) = oneshot::channel::<Result<T, ApiError>>();
         let job: Job = Box::new(move |conn: &mut AnyConnection| {
             Box::pin(async move {
-                let result = in_savepoint(conn, work).await;
-                Box::new(move |committed: bool| {
+                let result = work(conn).await;
+                let failed = result.is_err();
+                let report = Box::new(move |committed: bool| {
                     let result = match result {
                         Ok(_) if !committed => Err(ApiError::Internal("commit failed".into())),
                         other => other,
                     };
                     let _ = reply.send(result);
-                }) as Box<dyn FnOnce(bool) + Send>
+                });
+                Ran { failed, report }
             })
         });
         writer
@@ -161,17 +168,10 @@ fn sqlite_url(url: &str) -> Result<String, sqlx::Error> {
     })
 }
 
-async fn in_savepoint<T>(conn: &mut AnyConnection, work: WriteFn<T>) -> Result<T, ApiError> {
-    conn.execute("SAVEPOINT job").await?;
-    let result = work(conn).await;
-    if result.is_err() {
-        conn.execute("ROLLBACK TO SAVEPOINT job").await?;
-    }
-    conn.execute("RELEASE SAVEPOINT job").await?;
-    result
-}
-
-/// The SQLite writer: one transaction per batch of queued jobs.
+/// The SQLite writer: one transaction per batch of queued jobs, each job in
+/// its own savepoint. Savepoint statements ride along with the neighbouring
+/// ones (`RELEASE …; SAVEPOINT …`) so a job costs no extra round trips to
+/// SQLite's thread.
 async fn run_writer(mut conn: AnyConnection, mut jobs: mpsc::Receiver<Job>, max_batch: usize) {
     while let Some(first) = jobs.recv().await {
         let mut batch = vec![first];
@@ -181,19 +181,11 @@ async fn run_writer(mut conn: AnyConnection, mut jobs: mpsc::Receiver<Job>, max_
                 Err(_) => break,
             }
         }
-        if let Err(err) = conn.execute("BEGIN IMMEDIATE").await {
-            tracing::error!(%err, "could not begin a write transaction");
-            // Report failure to every job without running it.
-            continue;
-        }
         let mut reports = Vec::with_capacity(batch.len());
-        for job in batch {
-            reports.push(job(&mut conn).await);
-        }
-        let committed = match conn.execute("COMMIT").await {
-            Ok(_) => true,
+        let committed = match run_batch(&mut conn, batch, &mut reports).await {
+            Ok(()) => true,
             Err(err) => {
-                tracing::error!(%err, "group commit failed");
+                tracing::error!(%err, "group commit failed; the batch is rolled back");
                 let _ = conn.execute("ROLLBACK").await;
                 false
             }
@@ -202,4 +194,24 @@ async fn run_writer(mut conn: AnyConnection, mut jobs: mpsc::Receiver<Job>, max_
             report(committed);
         }
     }
+}
+
+async fn run_batch(
+    conn: &mut AnyConnection,
+    batch: Vec<Job>,
+    reports: &mut Vec<Box<dyn FnOnce(bool) + Send>>,
+) -> Result<(), sqlx::Error> {
+    conn.execute("BEGIN IMMEDIATE; SAVEPOINT job").await?;
+    for (index, job) in batch.into_iter().enumerate() {
+        if index > 0 {
+            conn.execute("RELEASE SAVEPOINT job; SAVEPOINT job").await?;
+        }
+        let ran = job(conn).await;
+        reports.push(ran.report);
+        if ran.failed {
+            conn.execute("ROLLBACK TO SAVEPOINT job").await?;
+        }
+    }
+    conn.execute("RELEASE SAVEPOINT job; COMMIT").await?;
+    Ok(())
 }

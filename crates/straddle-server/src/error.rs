@@ -21,6 +21,9 @@ pub enum ApiError {
     /// Missing, unknown, revoked or wrong-environment API key.
     #[error("unauthorized")]
     Unauthorized,
+    /// The Bridge widget's token does not authorise the request.
+    #[error("bridge token refused: {}", .0.code())]
+    BridgeToken(TokenProblem),
     /// Authenticated but not allowed.
     #[error("forbidden: {0}")]
     Forbidden(String),
@@ -95,7 +98,7 @@ impl ApiError {
             ApiError::InvalidRequest { .. } | ApiError::Validation { .. } => {
                 StatusCode::BAD_REQUEST
             }
-            ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
+            ApiError::Unauthorized | ApiError::BridgeToken(_) => StatusCode::UNAUTHORIZED,
             ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::NotFound { .. } | ApiError::NoRoute => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
@@ -123,6 +126,12 @@ impl ApiError {
             ApiError::Unauthorized => {
                 (ErrorType::AuthenticationError, "Unauthorized", "A valid API key is required.".into(), vec![])
             }
+            ApiError::BridgeToken(problem) => (
+                ErrorType::AuthenticationError,
+                problem.title(),
+                problem.detail().into(),
+                vec![item("bridge_token", problem.code())],
+            ),
             ApiError::Forbidden(detail) => (ErrorType::AuthenticationError, "Forbidden", detail.clone(), vec![]),
             ApiError::NotFound { detail, items } => {
                 (ErrorType::InvalidRequestError, "Resource Not Found", detail.clone(), items.clone())
@@ -185,6 +194,46 @@ impl ApiError {
             title: title.to_string(),
             detail,
             items: (!items.is_empty()).then_some(items),
+        }
+    }
+}
+
+/// Why a bridge token does not authorise a widget request. The error's
+/// single item names `bridge_token` and carries [`TokenProblem::code`], which
+/// the widget passes on to the host page as `error_code`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TokenProblem {
+    /// Missing, malformed, forged, from another environment, or naming no session.
+    Invalid,
+    /// Past its `exp`.
+    Expired,
+    /// Its session already created a paykey.
+    Used,
+}
+
+impl TokenProblem {
+    /// The stable machine code.
+    pub fn code(self) -> &'static str {
+        match self {
+            TokenProblem::Invalid => "invalid_token",
+            TokenProblem::Expired => "expired_token",
+            TokenProblem::Used => "used_token",
+        }
+    }
+
+    fn title(self) -> &'static str {
+        match self {
+            TokenProblem::Invalid => "Invalid Bridge Token",
+            TokenProblem::Expired => "Expired Bridge Token",
+            TokenProblem::Used => "Bridge Session Already Used",
+        }
+    }
+
+    fn detail(self) -> &'static str {
+        match self {
+            TokenProblem::Invalid => "The bridge token is not valid for this server.",
+            TokenProblem::Expired => "The bridge token has expired. Create a new one with POST /v1/bridge/initialize.",
+            TokenProblem::Used => "This Bridge session has already linked a bank account. Create a new bridge token to link another.",
         }
     }
 }

@@ -101,6 +101,10 @@ async fn raw_json<S: Send + Sync>(request: Request, state: &S) -> Result<Value, 
 /// every missing required top-level field, then each field of the wrong
 /// type or with an unknown enum value.
 pub fn parse_fields<T: DeserializeOwned + ToSchema>(value: &Value) -> Result<T, Vec<ErrorItem>> {
+    // The common case: the body is fine, and nothing below is needed.
+    if let Ok(parsed) = T::deserialize(value) {
+        return Ok(parsed);
+    }
     let mut items: Vec<ErrorItem> = Vec::new();
     if let RefOr::T(Schema::Object(object)) = T::schema() {
         for field in &object.required {

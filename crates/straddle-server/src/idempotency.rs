@@ -39,13 +39,13 @@ impl Mutation {
         path: &str,
         body: &serde_json::Value,
     ) -> Result<Mutation, ApiError> {
-        let fingerprint = sha256(&[method.as_str(), path, &body.to_string()]);
         let Some(value) = headers.get("idempotency-key") else {
             return Ok(Mutation {
                 scope_hash: None,
-                fingerprint,
+                fingerprint: String::new(),
             });
         };
+        let fingerprint = sha256(&[method.as_str(), path, &body.to_string()]);
         let key = value
             .to_str()
             .map_err(|_| bad_key("The Idempotency-Key header must be printable text."))?;

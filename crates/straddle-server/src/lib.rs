@@ -22,6 +22,7 @@ pub mod secrets;
 pub mod store;
 pub mod telemetry;
 pub mod validation;
+pub mod widget;
 
 pub use app::{AppState, Application};
 pub use clock::{Clock, ManualClock, SystemClock};

@@ -262,7 +262,8 @@ async fn create(
         .await
 }
 
-fn typed_bank(
+/// The bank data of typed-in numbers; the routing directory names the bank.
+pub fn typed_bank(
     routing_number: String,
     account_number: String,
     account_type: straddle_types::paykey::AccountType,
@@ -297,7 +298,7 @@ async fn precheck_customer(
     customer_id: Uuid,
 ) -> Result<(), ApiError> {
     let mut conn = state.db.pool.acquire().await?;
-    linkable_customer(&mut conn, state, caller.account_id(), customer_id)
+    linkable_customer(&mut conn, caller.account_id(), customer_id)
         .await
         .map(|_| ())
 }

@@ -2,7 +2,7 @@
 //! the session row it names (customer, config, external id).
 
 use chrono::Duration;
-use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
 use sqlx::AnyConnection;
 use straddle_types::paykey::{BridgeInitializeRequest, BridgeToken};
@@ -12,10 +12,14 @@ use uuid::Uuid;
 use crate::app::AppState;
 use crate::error::ApiError;
 use crate::paykeys::service::{effective_config, linkable_customer};
+use crate::secrets::SigningKey;
 use crate::store::enum_text;
 
 /// Lifetime of a bridge token.
 pub const TOKEN_LIFETIME_HOURS: i64 = 4;
+
+/// The role, authentication method and issuer every bridge token names.
+const BRIDGE: &str = "straddle-bridge";
 
 /// The claims of a bridge token.
 #[derive(Debug, Serialize, Deserialize)]
@@ -65,7 +69,7 @@ pub async fn initialize(
     account_name: String,
     request: BridgeInitializeRequest,
 ) -> Result<BridgeToken, ApiError> {
-    linkable_customer(conn, state, account_id, request.customer_id).await?;
+    linkable_customer(conn, account_id, request.customer_id).await?;
     let now = state.clock.now();
     let expires = now + Duration::hours(TOKEN_LIFETIME_HOURS);
     let config = effective_config(request.config);
@@ -83,8 +87,8 @@ pub async fn initialize(
     .execute(&mut *conn)
     .await?;
     let claims = BridgeClaims {
-        role: "straddle-bridge".into(),
-        authentication_method: "straddle-bridge".into(),
+        role: BRIDGE.into(),
+        authentication_method: BRIDGE.into(),
         bridge_token_id,
         straddle_token_id: Uuid::new_v4(),
         environment: state.config.environment.as_str().into(),
@@ -102,7 +106,7 @@ pub async fn initialize(
         expiration: expires.timestamp().to_string(),
         iat: now.timestamp(),
         exp: expires.timestamp(),
-        iss: "straddle-bridge".into(),
+        iss: BRIDGE.into(),
     };
     let token = jsonwebtoken::encode(
         &Header::new(Algorithm::HS256),
@@ -113,4 +117,22 @@ pub async fn initialize(
     Ok(BridgeToken {
         bridge_token: token,
     })
+}
+
+/// The claims of a bridge token signed with `key`, or `None` when it is
+/// malformed, forged or not a bridge token. Expiry is left to the caller,
+/// whose clock decides.
+pub fn decode(key: &SigningKey, token: &str) -> Option<BridgeClaims> {
+    let mut validation = Validation::new(Algorithm::HS256);
+    validation.required_spec_claims.clear();
+    validation.validate_exp = false;
+    validation.set_issuer(&[BRIDGE]);
+    let claims = jsonwebtoken::decode::<BridgeClaims>(
+        token,
+        &DecodingKey::from_secret(key.expose()),
+        &validation,
+    )
+    .ok()?
+    .claims;
+    (claims.role == BRIDGE && claims.authentication_method == BRIDGE).then_some(claims)
 }

@@ -94,6 +94,28 @@ pub async fn get(
     from_row(&row, sealer)
 }
 
+/// Name and status of a customer of `account_id`, without decrypting
+/// anything; `None` when it is not in the account's scope.
+pub async fn name_and_status(
+    conn: &mut AnyConnection,
+    account_id: Uuid,
+    id: Uuid,
+) -> Result<Option<(String, CustomerStatus)>, ApiError> {
+    let row =
+        sqlx::query("SELECT name, status FROM customer WHERE customer_id = $1 AND account_id = $2")
+            .bind(id.to_string())
+            .bind(account_id.to_string())
+            .fetch_optional(&mut *conn)
+            .await?;
+    row.map(|row| {
+        Ok((
+            row.try_get("name")?,
+            parse_enum(&row.try_get::<String, _>("status")?)?,
+        ))
+    })
+    .transpose()
+}
+
 /// Deletes a customer of `account_id`.
 pub async fn delete(conn: &mut AnyConnection, account_id: Uuid, id: Uuid) -> Result<(), ApiError> {
     sqlx::query("DELETE FROM customer WHERE customer_id = $1 AND account_id = $2")

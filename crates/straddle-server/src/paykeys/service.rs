@@ -71,31 +71,22 @@ pub fn effective_config(config: Option<PaykeyConfig>) -> PaykeyConfig {
 /// 422 when rejected or inactive. Returns the customer's name.
 pub async fn linkable_customer(
     conn: &mut AnyConnection,
-    state: &AppState,
     account_id: Uuid,
     customer_id: Uuid,
 ) -> Result<String, ApiError> {
-    let customer = customers::repo::get(conn, &state.sealer, account_id, customer_id)
-        .await
-        .map_err(|err| match err {
-            ApiError::NotFound { .. } => {
-                ApiError::not_found("customer", "customer_id", customer_id)
-            }
-            other => other,
-        })?;
-    if matches!(
-        customer.status,
-        CustomerStatus::Rejected | CustomerStatus::Inactive
-    ) {
+    let (name, status) = customers::repo::name_and_status(conn, account_id, customer_id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("customer", "customer_id", customer_id))?;
+    if matches!(status, CustomerStatus::Rejected | CustomerStatus::Inactive) {
         return Err(ApiError::unprocessable(
             "customer_id",
             format!(
                 "The customer is {}; bank accounts cannot be linked.",
-                crate::store::enum_text(&customer.status)
+                crate::store::enum_text(&status)
             ),
         ));
     }
-    Ok(customer.name)
+    Ok(name)
 }
 
 /// Creates a paykey and runs (or schedules) its verification. Returns it
@@ -106,7 +97,7 @@ pub async fn link(
     account_id: Uuid,
     request: LinkRequest,
 ) -> Result<Paykey, ApiError> {
-    let customer_name = linkable_customer(conn, state, account_id, request.customer_id).await?;
+    let customer_name = linkable_customer(conn, account_id, request.customer_id).await?;
     let now = state.clock.timestamp();
     let config = effective_config(request.config);
     let bank = request.bank;
@@ -290,9 +281,9 @@ pub async fn refresh_review(
     id: Uuid,
 ) -> Result<Paykey, ApiError> {
     let record = repo::get(conn, &state.sealer, account_id, id).await?;
-    let customer_name = customers::repo::get(conn, &state.sealer, account_id, record.customer_id)
-        .await
-        .map(|c| c.name)
+    let customer_name = customers::repo::name_and_status(conn, account_id, record.customer_id)
+        .await?
+        .map(|(name, _)| name)
         .unwrap_or_default();
     let environment = state.config.environment;
     change(conn, state, account_id, id, |record, now| {

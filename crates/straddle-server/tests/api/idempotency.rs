@@ -174,3 +174,52 @@ async fn failed_requests_are_not_stored_so_a_corrected_retry_succeeds() {
     assert_eq!(retried.status, 200, "{}", retried.body);
     app.stop().await;
 }
+
+#[tokio::test]
+async fn a_failing_write_in_a_busy_batch_leaves_no_trace_and_spares_its_neighbours() {
+    let app = spawn_app().await;
+    let missing = format!("/v1/customers/{}", uuid::Uuid::now_v7());
+    let update = serde_json::json!({"name": "X", "email": "x@y.co", "phone": "+12128675309", "device": {"ip_address": "1.1.1.1"}, "status": "verified"});
+    let keys: Vec<String> = (0..16).map(|i| format!("batch-key-{i:04}")).collect();
+    let bodies: Vec<_> = (0..16)
+        .map(|i| customer_body("Batch", &format!("batch{i}@pawnee.com")))
+        .collect();
+    let headers: Vec<[(&str, &str); 1]> = keys
+        .iter()
+        .map(|key| [("Idempotency-Key", key.as_str())])
+        .collect();
+    let requests = (0..16).map(|i| {
+        if i % 2 == 0 {
+            app.send(Method::POST, "/v1/customers", Some(&bodies[i]), &headers[i])
+        } else {
+            app.send(Method::PUT, &missing, Some(&update), &headers[i])
+        }
+    });
+    let replies = join_all(requests).await;
+    for (i, reply) in replies.iter().enumerate() {
+        assert_eq!(
+            reply.status.as_u16(),
+            if i % 2 == 0 { 201 } else { 404 },
+            "{}",
+            reply.body
+        );
+    }
+    assert_eq!(
+        app.get("/v1/customers").await.body["meta"]["total_items"],
+        8
+    );
+    // The failed requests' keys were rolled back with them: reusing them for
+    // a different request is not a conflict.
+    for i in (1..16).step_by(2) {
+        let reply = app
+            .send(
+                Method::POST,
+                "/v1/customers",
+                Some(&bodies[i]),
+                &[("Idempotency-Key", keys[i].as_str())],
+            )
+            .await;
+        assert_eq!(reply.status, 201, "{}", reply.body);
+    }
+    app.stop().await;
+}

@@ -7,3 +7,5 @@ mod customers;
 mod helpers;
 mod idempotency;
 mod paykeys;
+mod sdk;
+mod widget;
