@@ -61,15 +61,17 @@ pub async fn complete_due(state: &AppState) -> Result<usize, ApiError> {
 }
 
 /// Applies due paykey verifications, then runs due balance refreshes
-/// (asking the provider outside any transaction); returns how many.
+/// (asking the provider outside any transaction); returns how many. A
+/// paykey that cannot be processed is logged and marked failed, so it never
+/// blocks the others.
 pub async fn complete_paykeys(state: &AppState) -> Result<usize, ApiError> {
     let now = state.clock.timestamp();
     let mut conn = state.db.pool.acquire().await?;
     let verifications = paykeys::repo::due(&mut conn, DueColumn::Verification, now, 100).await?;
     let balances = paykeys::repo::due(&mut conn, DueColumn::Balance, now, 20).await?;
+    drop(conn);
     let mut done = 0;
     if !verifications.is_empty() {
-        let work_state = state.clone();
         done += state
             .db
             .write(Box::new(move |conn| {
@@ -77,7 +79,7 @@ pub async fn complete_paykeys(state: &AppState) -> Result<usize, ApiError> {
                     let mut done = 0;
                     for id in verifications {
                         done += usize::from(
-                            paykeys::service::complete_verification(conn, &work_state, id).await?,
+                            paykeys::service::complete_verification(conn, now, id).await?,
                         );
                     }
                     Ok(done)
@@ -86,32 +88,42 @@ pub async fn complete_paykeys(state: &AppState) -> Result<usize, ApiError> {
             .await?;
     }
     for id in balances {
-        let Some(record) = paykeys::repo::get_any(&mut conn, &state.sealer, id).await? else {
-            continue;
+        let cents = match fetch_balance(state, id).await {
+            Ok(cents) => Some(cents),
+            Err(err) => {
+                tracing::warn!(paykey_id = %id, error = %err, "balance refresh failed");
+                None
+            }
         };
-        let Some(token) = record.secret.provider_token.clone() else {
-            continue;
-        };
-        let balance = match record.source {
-            PaykeySource::Quiltt => state.providers.quiltt_balance(&token).await,
-            _ => state.providers.plaid_balance(&token).await,
-        };
-        if let Err(err) = &balance {
-            tracing::warn!(paykey_id = %id, error = %err, "balance refresh failed");
-        }
-        let cents = balance.ok();
-        let work_state = state.clone();
         state
             .db
             .write(Box::new(move |conn| {
-                Box::pin(async move {
-                    paykeys::service::complete_balance(conn, &work_state, id, cents).await
-                })
+                Box::pin(
+                    async move { paykeys::service::complete_balance(conn, now, id, cents).await },
+                )
             }))
             .await?;
         done += 1;
     }
     Ok(done)
+}
+
+/// Asks the paykey's provider for its balance in cents.
+async fn fetch_balance(state: &AppState, id: uuid::Uuid) -> Result<i64, ApiError> {
+    let mut conn = state.db.pool.acquire().await?;
+    let record = paykeys::repo::get_any(&mut conn, &state.sealer, id)
+        .await?
+        .ok_or_else(|| ApiError::Internal("paykey vanished".into()))?;
+    drop(conn);
+    let token = record
+        .secret
+        .provider_token
+        .ok_or_else(|| ApiError::Internal("paykey has no provider token".into()))?;
+    let balance = match record.source {
+        PaykeySource::Quiltt => state.providers.quiltt_balance(&token).await,
+        _ => state.providers.plaid_balance(&token).await,
+    };
+    balance.map_err(|err| ApiError::Upstream(err.to_string()))
 }
 
 async fn purge(state: &AppState) -> Result<u64, ApiError> {

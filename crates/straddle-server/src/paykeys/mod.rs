@@ -33,6 +33,9 @@ pub struct PaykeyDetails {
     pub pending: Option<(PaykeyStatus, StatusDetails)>,
     /// Whether the paykey was unblocked before (then never eligible again).
     pub unblocked_once: bool,
+    /// Balance fetched at link time, shown once a background verification ends.
+    #[serde(default)]
+    pub balance_at_link: Option<i64>,
 }
 
 /// Sensitive stored values, sealed at rest.

@@ -7,7 +7,7 @@ use straddle_types::paykey::{PaykeyListQuery, PaykeySortBy, PaykeySource, Paykey
 use straddle_types::{SortOrder, Timestamp};
 use uuid::Uuid;
 
-use super::{label, PaykeyRecord, PaykeySecret};
+use super::{label, PaykeyDetails, PaykeyRecord, PaykeySecret};
 use crate::crypto::Sealer;
 use crate::error::ApiError;
 use crate::store::{enum_text, parse_enum, parse_time, parse_uuid, Filter};
@@ -85,6 +85,60 @@ pub async fn get(
         .await?
         .ok_or_else(|| ApiError::not_found("paykey", "id", id))?;
     from_row(&row, sealer)
+}
+
+/// The plain details and verification due time of a paykey (background work).
+pub async fn details_and_due(
+    conn: &mut AnyConnection,
+    id: Uuid,
+) -> Result<Option<(PaykeyDetails, Option<Timestamp>)>, ApiError> {
+    let row = sqlx::query("SELECT details, due_at FROM paykey WHERE paykey_id = $1")
+        .bind(id.to_string())
+        .fetch_optional(&mut *conn)
+        .await?;
+    row.map(|row| {
+        let details = serde_json::from_str(&row.try_get::<String, _>("details")?)?;
+        let due = row
+            .try_get::<Option<String>, _>("due_at")?
+            .map(|t| parse_time(&t))
+            .transpose()?;
+        Ok((details, due))
+    })
+    .transpose()
+}
+
+/// Applies the outcome of a background verification.
+pub async fn finish_verification(
+    conn: &mut AnyConnection,
+    id: Uuid,
+    status: PaykeyStatus,
+    details: &PaykeyDetails,
+    now: Timestamp,
+) -> Result<(), ApiError> {
+    sqlx::query("UPDATE paykey SET status = $1, details = $2, due_at = NULL, updated_at = $3 WHERE paykey_id = $4")
+        .bind(enum_text(&status))
+        .bind(serde_json::to_string(details)?)
+        .bind(now.to_canonical())
+        .bind(id.to_string())
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+/// Stores a refreshed balance and clears the refresh request.
+pub async fn finish_balance(
+    conn: &mut AnyConnection,
+    id: Uuid,
+    details: &PaykeyDetails,
+    now: Timestamp,
+) -> Result<(), ApiError> {
+    sqlx::query("UPDATE paykey SET details = $1, balance_due_at = NULL, updated_at = $2 WHERE paykey_id = $3")
+        .bind(serde_json::to_string(details)?)
+        .bind(now.to_canonical())
+        .bind(id.to_string())
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
 }
 
 /// A paykey by id in any account (background work).

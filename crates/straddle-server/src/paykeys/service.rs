@@ -151,6 +151,7 @@ pub async fn link(
             verification: outcome.verification,
             pending,
             unblocked_once: false,
+            balance_at_link: bank.balance_cents.filter(|_| background),
         },
         secret: PaykeySecret {
             token: new_token(),
@@ -409,51 +410,42 @@ pub async fn simulate_return(
 }
 
 /// Applies a due background verification; false when nothing was due.
+/// Touches only plain columns, so it never needs the data keys.
 pub async fn complete_verification(
     conn: &mut AnyConnection,
-    state: &AppState,
+    now: Timestamp,
     id: Uuid,
 ) -> Result<bool, ApiError> {
-    let Some(mut record) = repo::get_any(conn, &state.sealer, id).await? else {
+    let Some((mut details, Some(due))) = repo::details_and_due(conn, id).await? else {
         return Ok(false);
     };
-    let now = state.clock.timestamp();
-    let (Some(due), Some((status, mut status_details))) =
-        (record.due_at, record.details.pending.clone())
-    else {
+    let Some((status, mut status_details)) = details.pending.take().filter(|_| due <= now) else {
         return Ok(false);
     };
-    if due > now {
-        return Ok(false);
-    }
     status_details.changed_at = now;
-    set_status(&mut record, status, status_details);
-    if record
-        .details
-        .balance
-        .as_ref()
-        .is_some_and(|b| b.status == BalanceStatus::Pending)
-    {
-        // Fetch the balance now that verification has finished.
-        record.balance_due_at = Some(now);
+    details.status_details = status_details;
+    if let Some(cents) = details.balance_at_link.take() {
+        details.balance = Some(Balance {
+            status: BalanceStatus::Completed,
+            account_balance: Some(cents),
+            updated_at: Some(now),
+        });
     }
-    record.updated_at = now;
-    repo::save(conn, &record).await?;
+    repo::finish_verification(conn, id, status, &details, now).await?;
     Ok(true)
 }
 
-/// Stores the result of a balance refresh.
+/// Stores the result of a balance refresh (`None`: the provider failed).
 pub async fn complete_balance(
     conn: &mut AnyConnection,
-    state: &AppState,
+    now: Timestamp,
     id: Uuid,
     cents: Option<i64>,
 ) -> Result<(), ApiError> {
-    let Some(mut record) = repo::get_any(conn, &state.sealer, id).await? else {
+    let Some((mut details, _)) = repo::details_and_due(conn, id).await? else {
         return Ok(());
     };
-    let now = state.clock.timestamp();
-    record.details.balance = Some(match cents {
+    details.balance = Some(match cents {
         Some(cents) => Balance {
             status: BalanceStatus::Completed,
             account_balance: Some(cents),
@@ -465,7 +457,5 @@ pub async fn complete_balance(
             updated_at: Some(now),
         },
     });
-    record.balance_due_at = None;
-    record.updated_at = now;
-    repo::save(conn, &record).await
+    repo::finish_balance(conn, id, &details, now).await
 }

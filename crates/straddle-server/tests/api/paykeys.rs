@@ -334,3 +334,39 @@ async fn lists_filter_sort_and_page() {
         .assert_error(400, "invalid_request_error");
     app.stop().await;
 }
+
+#[tokio::test]
+async fn a_paykey_that_cannot_be_read_never_blocks_background_work() {
+    let app = spawn_app().await;
+    let customer_id = customer(&app, "Alberta Charleson").await;
+    let broken = plaid_paykey(&app, &customer_id, "processor-sandbox-one").await;
+    let healthy = plaid_paykey(&app, &customer_id, "processor-sandbox-chase-2").await;
+    for paykey in [&broken, &healthy] {
+        let refresh = app
+            .send(
+                Method::PUT,
+                &format!("/v1/paykeys/{}/refresh_balance", id(paykey)),
+                None,
+                &[],
+            )
+            .await;
+        assert_eq!(refresh.status, 202);
+    }
+    // Sealed with a key this server does not have (as if written by a
+    // misconfigured instance).
+    sqlx::query(
+        "UPDATE paykey SET sealed = 'v1:k9:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA' WHERE paykey_id = $1",
+    )
+    .bind(id(&broken))
+    .execute(&app.state.db.pool)
+    .await
+    .unwrap();
+    app.clock.advance(Duration::seconds(4));
+    let done = app
+        .eventually(&format!("/v1/paykeys/{}", id(&healthy)), |p| {
+            p["balance"]["status"] == "completed"
+        })
+        .await;
+    assert_eq!(done["balance"]["account_balance"], 250000);
+    app.stop().await;
+}
