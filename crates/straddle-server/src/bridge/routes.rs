@@ -68,35 +68,20 @@ async fn bank_account(
     body: JsonBody<BankAccountLinkRequest>,
 ) -> Result<Response, ApiError> {
     let request = body.value;
-    let mut problems = Problems::default();
-    check_typed_routing(&mut problems, &request.routing_number);
-    check_account_number(&mut problems, "account_number", &request.account_number);
-    check_common(
-        &mut problems,
-        request.external_id.as_deref(),
-        request.metadata.as_ref(),
-    );
-    problems.finish()?;
-    let bank = typed_bank(
-        request.routing_number,
-        request.account_number,
-        request.account_type,
-    );
+    let typed = Typed {
+        source: PaykeySource::BankAccount,
+        number_field: "account_number",
+        routing_number: request.routing_number,
+        number: request.account_number,
+        account_type: request.account_type,
+    };
     let parts = Parts::new(
         request.customer_id,
         request.config,
         request.external_id,
         request.metadata,
     );
-    create(
-        &state,
-        &caller,
-        &body.raw,
-        PaykeySource::BankAccount,
-        bank,
-        parts,
-    )
-    .await
+    link_typed(&state, &caller, &body.raw, typed, parts).await
 }
 
 /// Link a bank account with a tokenized account number.
@@ -108,23 +93,50 @@ async fn tan(
     body: JsonBody<TanLinkRequest>,
 ) -> Result<Response, ApiError> {
     let request = body.value;
-    let mut problems = Problems::default();
-    check_typed_routing(&mut problems, &request.routing_number);
-    check_account_number(&mut problems, "tan", &request.tan);
-    check_common(
-        &mut problems,
-        request.external_id.as_deref(),
-        request.metadata.as_ref(),
-    );
-    problems.finish()?;
-    let bank = typed_bank(request.routing_number, request.tan, request.account_type);
+    let typed = Typed {
+        source: PaykeySource::Tan,
+        number_field: "tan",
+        routing_number: request.routing_number,
+        number: request.tan,
+        account_type: request.account_type,
+    };
     let parts = Parts::new(
         request.customer_id,
         request.config,
         request.external_id,
         request.metadata,
     );
-    create(&state, &caller, &body.raw, PaykeySource::Tan, bank, parts).await
+    link_typed(&state, &caller, &body.raw, typed, parts).await
+}
+
+/// Numbers a person typed in (`bank_account`, `tan`).
+struct Typed {
+    source: PaykeySource,
+    number_field: &'static str,
+    routing_number: String,
+    number: String,
+    account_type: straddle_types::paykey::AccountType,
+}
+
+/// Checks typed-in numbers (ABA check digit, 4–17 digits) and links them.
+async fn link_typed(
+    state: &AppState,
+    caller: &Caller,
+    raw: &serde_json::Value,
+    typed: Typed,
+    parts: Parts,
+) -> Result<Response, ApiError> {
+    let mut problems = Problems::default();
+    check_typed_routing(&mut problems, &typed.routing_number);
+    check_account_number(&mut problems, typed.number_field, &typed.number);
+    check_common(
+        &mut problems,
+        parts.external_id.as_deref(),
+        parts.metadata.as_ref(),
+    );
+    problems.finish()?;
+    let bank = typed_bank(typed.routing_number, typed.number, typed.account_type);
+    create(state, caller, raw, typed.source, bank, parts).await
 }
 
 /// Link a bank account with a Plaid processor token.
