@@ -37,6 +37,10 @@ start_or_install_postgres() {
 }
 
 ensure_python_venv() {
+    if ! command -v python3 >/dev/null 2>&1; then
+        echo "==> installing Python 3 from the distribution's packages"
+        as_root apt-get update -qq && as_root apt-get install -y -qq python3 python3-venv >/dev/null
+    fi
     if [ ! -x .venv/bin/python ]; then
         echo "==> creating the Python virtualenv for the SDK conformance suite"
         python3 -m venv .venv 2>/dev/null || {
@@ -87,7 +91,11 @@ if [ ! -x /usr/bin/chromium ]; then
     echo "==> installing Chromium from the distribution's packages"
     as_root apt-get update -qq && as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
 fi
-command -v npm >/dev/null 2>&1 || { echo "==> the widget end-to-end test needs Node.js 20+ and npm" >&2; exit 1; }
+if ! command -v npm >/dev/null 2>&1; then
+    echo "==> installing Node.js and npm from the distribution's packages"
+    as_root apt-get update -qq && as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm >/dev/null || true
+fi
+command -v npm >/dev/null 2>&1 || { echo "==> the widget end-to-end test needs Node.js 20+ and npm; install them and run scripts/test.sh again" >&2; exit 1; }
 echo "==> Bridge widget end to end (headless Chromium)"
 (cd e2e/widget && npm ci --no-audit --no-fund --loglevel=error && npm test)
 echo "==> all suites passed"
