@@ -370,3 +370,38 @@ async fn a_paykey_that_cannot_be_read_never_blocks_background_work() {
     assert_eq!(done["balance"]["account_balance"], 250000);
     app.stop().await;
 }
+
+#[tokio::test]
+async fn background_paykey_verification_survives_a_restart() {
+    let mut app = spawn_app().await;
+    let customer_id = customer(&app, "Alberta Charleson").await;
+    let body = json!({"customer_id": customer_id, "plaid_token": "processor-sandbox-restart",
+                      "config": {"processing_method": "background", "sandbox_outcome": "review"}});
+    let created = app.post("/v1/bridge/plaid", &body).await;
+    assert_eq!(created.data()["status"], "pending");
+    let (database_url, secrets_file, clock, api_key) = (
+        app.database_url.clone(),
+        app.secrets_file.clone(),
+        app.clock.clone(),
+        app.api_key.clone(),
+    );
+    app.shut_down().await;
+
+    clock.advance(Duration::seconds(10));
+    let mut restarted = crate::helpers::spawn_app_with(crate::helpers::Options {
+        database_url: Some(database_url),
+        secrets_file: Some(secrets_file),
+        clock: Some(clock),
+        ..Default::default()
+    })
+    .await;
+    restarted.api_key = api_key;
+    let path = format!("/v1/paykeys/{}", id(created.data()));
+    let done = restarted
+        .eventually(&path, |p| p["status"] == "review")
+        .await;
+    assert_eq!(done["status_details"]["reason"], "require_review");
+    assert_eq!(done["balance"]["status"], "completed");
+    assert_eq!(done["balance"]["account_balance"], 10000);
+    restarted.stop().await;
+}
