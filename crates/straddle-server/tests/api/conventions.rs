@@ -191,3 +191,13 @@ async fn openapi_describes_every_route_and_health_answers() {
     assert_eq!(health.status(), 200);
     app.stop().await;
 }
+
+#[tokio::test]
+async fn oversized_bodies_are_refused_in_the_envelope() {
+    let app = spawn_app().await;
+    let mut body = customer_body("Big", "big@pawnee.com");
+    body["external_id"] = json!("x".repeat(300 * 1024));
+    let reply = app.post("/v1/customers", &body).await;
+    reply.assert_error(413, "invalid_request_error");
+    app.stop().await;
+}
