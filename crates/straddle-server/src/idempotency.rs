@@ -10,7 +10,7 @@ use chrono::Duration;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 use sqlx::{AnyConnection, Row};
-use straddle_types::{ObjectResponse, ResponseType, Timestamp};
+use straddle_types::{ObjectResponse, ResponseMetadata, ResponseType, Timestamp};
 
 use crate::accounts::hex;
 use crate::app::AppState;
@@ -91,7 +91,24 @@ fn sha256(parts: &[&str]) -> String {
     hex(&hasher.finalize())
 }
 
-/// The outcome of a mutation: a fresh response or a stored one.
+/// What a mutation's transaction produced.
+enum Done<T> {
+    /// The effect's result, not stored (no Idempotency-Key).
+    Fresh(T),
+    /// A response stored under an Idempotency-Key (new or replayed).
+    Stored(Stored),
+}
+
+/// The object envelope around `data`, as JSON text.
+fn render<T: Serialize>(meta: ResponseMetadata, data: T) -> Result<String, ApiError> {
+    Ok(serde_json::to_string(&ObjectResponse {
+        meta,
+        response_type: ResponseType::Object,
+        data,
+    })?)
+}
+
+/// A response kept for replay.
 struct Stored {
     status: u16,
     body: String,
@@ -122,7 +139,7 @@ impl AppState {
                 Box::pin(async move {
                     if let Some(scope) = &scope_hash {
                         if let Some(stored) = lookup(conn, scope, &fingerprint, &created_at).await? {
-                            return Ok(stored);
+                            return Ok(Done::Stored(stored));
                         }
                         sqlx::query(
                             "INSERT INTO idempotency_key (scope_hash, fingerprint, status_code, body, created_at, expires_at) VALUES ($1, $2, 0, '', $3, $4)",
@@ -136,17 +153,19 @@ impl AppState {
                         .map_err(in_progress_on_conflict)?;
                     }
                     let data = work(conn).await?;
-                    let envelope = ObjectResponse { meta, response_type: ResponseType::Object, data };
-                    let body = serde_json::to_string(&envelope)?;
-                    if let Some(scope) = &scope_hash {
-                        sqlx::query("UPDATE idempotency_key SET status_code = $1, body = $2 WHERE scope_hash = $3")
-                            .bind(i64::from(status.as_u16()))
-                            .bind(&body)
-                            .bind(scope)
-                            .execute(&mut *conn)
-                            .await?;
-                    }
-                    Ok(Stored { status: status.as_u16(), body, replayed: false })
+                    let Some(scope) = &scope_hash else {
+                        // Nothing to store: the body is rendered after the
+                        // commit, off the writer's serial path.
+                        return Ok(Done::Fresh(data));
+                    };
+                    let body = render(meta, data)?;
+                    sqlx::query("UPDATE idempotency_key SET status_code = $1, body = $2 WHERE scope_hash = $3")
+                        .bind(i64::from(status.as_u16()))
+                        .bind(&body)
+                        .bind(scope)
+                        .execute(&mut *conn)
+                        .await?;
+                    Ok(Done::Stored(Stored { status: status.as_u16(), body, replayed: false }))
                 })
             }))
             .await;
@@ -159,7 +178,14 @@ impl AppState {
                     .await?
                     .ok_or(ApiError::IdempotencyInProgress)?
             }
-            (outcome, _) => outcome?,
+            (outcome, _) => match outcome? {
+                Done::Stored(stored) => stored,
+                Done::Fresh(data) => Stored {
+                    status: status.as_u16(),
+                    body: render(context.meta(), data)?,
+                    replayed: false,
+                },
+            },
         };
         let mut response = json_response(
             StatusCode::from_u16(stored.status).unwrap_or(StatusCode::OK),
