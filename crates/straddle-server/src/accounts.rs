@@ -4,10 +4,10 @@
 
 use std::fmt;
 
+use crate::sql::Conn;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
-use sqlx::{AnyConnection, Row};
 use uuid::Uuid;
 
 use crate::config::Environment;
@@ -72,7 +72,7 @@ pub fn hex(bytes: &[u8]) -> String {
 
 /// Creates an account.
 pub async fn create_account(
-    conn: &mut AnyConnection,
+    conn: &mut Conn<'_>,
     name: &str,
     parent_id: Option<Uuid>,
     environment: Environment,
@@ -97,54 +97,39 @@ pub async fn create_account(
         environment,
         allow_unmask,
     };
-    sqlx::query(
-        "INSERT INTO account (account_id, parent_id, name, environment, allow_unmask, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
-    )
-    .bind(account.id.to_string())
-    .bind(parent_id.map(|p| p.to_string()))
-    .bind(name)
-    .bind(environment.as_str())
-    .bind(i64::from(allow_unmask))
-    .bind(now)
-    .execute(&mut *conn)
+    conn.execute("INSERT INTO account (account_id, parent_id, name, environment, allow_unmask, created_at) VALUES ($1, $2, $3, $4, $5, $6)", crate::args![account.id.to_string(), parent_id.map(|p| p.to_string()), name, environment.as_str(), i64::from(allow_unmask), now])
     .await?;
     Ok(account)
 }
 
 /// Loads an account by id.
-pub async fn find_account(conn: &mut AnyConnection, id: Uuid) -> Result<Option<Account>, ApiError> {
-    let row = sqlx::query("SELECT account_id, parent_id, name, environment, allow_unmask FROM account WHERE account_id = $1")
-        .bind(id.to_string())
-        .fetch_optional(&mut *conn)
+pub async fn find_account(conn: &mut Conn<'_>, id: Uuid) -> Result<Option<Account>, ApiError> {
+    let row = conn.fetch_optional("SELECT account_id, parent_id, name, environment, allow_unmask FROM account WHERE account_id = $1", crate::args![id.to_string()])
         .await?;
     row.map(|row| {
         let parse = |s: String| Uuid::parse_str(&s).map_err(|e| ApiError::Internal(e.to_string()));
         Ok(Account {
-            id: parse(row.try_get("account_id")?)?,
-            parent_id: row
-                .try_get::<Option<String>, _>("parent_id")?
-                .map(parse)
-                .transpose()?,
-            name: row.try_get("name")?,
-            environment: Environment::parse(&row.try_get::<String, _>("environment")?)
+            id: parse(row.text("account_id")?)?,
+            parent_id: row.opt_text("parent_id")?.map(parse).transpose()?,
+            name: row.text("name")?,
+            environment: Environment::parse(&row.text("environment")?)
                 .ok_or_else(|| ApiError::Internal("bad environment in account row".into()))?,
-            allow_unmask: row.try_get::<i64, _>("allow_unmask")? != 0,
+            allow_unmask: row.int("allow_unmask")? != 0,
         })
     })
     .transpose()
 }
 
 /// Number of accounts (to detect an empty database).
-pub async fn count_accounts(conn: &mut AnyConnection) -> Result<i64, ApiError> {
-    Ok(sqlx::query("SELECT COUNT(*) AS n FROM account")
-        .fetch_one(&mut *conn)
+pub async fn count_accounts(conn: &mut Conn<'_>) -> Result<i64, ApiError> {
+    conn.fetch_one("SELECT COUNT(*) AS n FROM account", vec![])
         .await?
-        .try_get("n")?)
+        .int("n")
 }
 
 /// Mints and stores a new API key for `account`.
 pub async fn create_key(
-    conn: &mut AnyConnection,
+    conn: &mut Conn<'_>,
     signing_key: &[u8],
     account: &Account,
     now: chrono::DateTime<chrono::Utc>,
@@ -163,36 +148,35 @@ pub async fn create_key(
         &EncodingKey::from_secret(signing_key),
     )
     .map_err(|e| ApiError::Internal(format!("signing an API key: {e}")))?;
-    sqlx::query(
+    conn.execute(
         "INSERT INTO api_key (key_id, account_id, key_hash, created_at) VALUES ($1, $2, $3, $4)",
+        crate::args![
+            key_id.to_string(),
+            account.id.to_string(),
+            key_hash(&key),
+            straddle_types::Timestamp(now).to_canonical()
+        ],
     )
-    .bind(key_id.to_string())
-    .bind(account.id.to_string())
-    .bind(key_hash(&key))
-    .bind(straddle_types::Timestamp(now).to_canonical())
-    .execute(&mut *conn)
     .await?;
     Ok((key_id, ApiKey(key)))
 }
 
 /// Revokes a key; returns whether it existed.
-pub async fn revoke_key(
-    conn: &mut AnyConnection,
-    key_id: Uuid,
-    now: &str,
-) -> Result<bool, ApiError> {
-    let result =
-        sqlx::query("UPDATE api_key SET revoked_at = $1 WHERE key_id = $2 AND revoked_at IS NULL")
-            .bind(now)
-            .bind(key_id.to_string())
-            .execute(&mut *conn)
-            .await?;
-    if result.rows_affected() == 1 {
+pub async fn revoke_key(conn: &mut Conn<'_>, key_id: Uuid, now: &str) -> Result<bool, ApiError> {
+    let result = conn
+        .execute(
+            "UPDATE api_key SET revoked_at = $1 WHERE key_id = $2 AND revoked_at IS NULL",
+            crate::args![now, key_id.to_string()],
+        )
+        .await?;
+    if result == 1 {
         return Ok(true);
     }
-    let exists = sqlx::query("SELECT key_id FROM api_key WHERE key_id = $1")
-        .bind(key_id.to_string())
-        .fetch_optional(&mut *conn)
+    let exists = conn
+        .fetch_optional(
+            "SELECT key_id FROM api_key WHERE key_id = $1",
+            crate::args![key_id.to_string()],
+        )
         .await?;
     Ok(exists.is_some())
 }

@@ -104,6 +104,6 @@ pub async fn revoke_key(db: &Db, key_id: Uuid) -> Result<(), ApiError> {
 
 /// Whether the database has no accounts yet.
 pub async fn is_empty(db: &Db) -> Result<bool, ApiError> {
-    let mut conn = db.pool.acquire().await?;
-    Ok(accounts::count_accounts(&mut conn).await? == 0)
+    let mut reader = db.reader().await?;
+    Ok(accounts::count_accounts(&mut reader.conn()).await? == 0)
 }

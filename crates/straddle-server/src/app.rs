@@ -5,6 +5,7 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+use crate::sql::Conn;
 use axum::extract::{FromRequestParts, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, Method, StatusCode};
@@ -12,7 +13,6 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{middleware, Json, Router};
 use serde::Serialize;
-use sqlx::AnyConnection;
 use straddle_types::{
     ArrayResponse, ObjectResponse, PagedResponseMetadata, ResponseType, SortOrder, Timestamp,
 };
@@ -134,11 +134,11 @@ impl Caller {
     ) -> Result<Response, ApiError>
     where
         T: Serialize + Send + 'static,
-        F: for<'c> FnOnce(
-                &'c mut AnyConnection,
+        F: for<'a, 'c> FnOnce(
+                &'a mut Conn<'c>,
                 AppState,
                 Uuid,
-            ) -> futures::future::BoxFuture<'c, Result<T, ApiError>>
+            ) -> futures::future::BoxFuture<'a, Result<T, ApiError>>
             + Send
             + 'static,
     {
@@ -260,7 +260,13 @@ pub fn router(state: AppState) -> Router {
 }
 
 async fn health(State(state): State<AppState>) -> Result<Response, ApiError> {
-    sqlx::query("SELECT 1").execute(&state.db.pool).await?;
+    state
+        .db
+        .reader()
+        .await?
+        .conn()
+        .execute("SELECT 1", vec![])
+        .await?;
     Ok(Json(serde_json::json!({"status": "ok"})).into_response())
 }
 

@@ -120,8 +120,8 @@ impl KeyVerifier {
         if cached.is_some() {
             return Ok(cached);
         }
-        let mut conn = db.pool.acquire().await?;
-        let Some(account) = find_account(&mut conn, id).await? else {
+        let mut reader = db.reader().await?;
+        let Some(account) = find_account(&mut reader.conn(), id).await? else {
             return Ok(None);
         };
         let account = Arc::new(account);

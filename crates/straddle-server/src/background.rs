@@ -40,9 +40,9 @@ pub async fn run(state: AppState) {
 /// Applies every due background verification; returns how many.
 pub async fn complete_due(state: &AppState) -> Result<usize, ApiError> {
     let now = state.clock.timestamp();
-    let mut conn = state.db.pool.acquire().await?;
-    let due = customers::repo::due(&mut conn, now, 100).await?;
-    drop(conn);
+    let mut reader = state.db.reader().await?;
+    let due = customers::repo::due(&mut reader.conn(), now, 100).await?;
+    drop(reader);
     if due.is_empty() {
         return Ok(0);
     }
@@ -66,10 +66,11 @@ pub async fn complete_due(state: &AppState) -> Result<usize, ApiError> {
 /// blocks the others.
 pub async fn complete_paykeys(state: &AppState) -> Result<usize, ApiError> {
     let now = state.clock.timestamp();
-    let mut conn = state.db.pool.acquire().await?;
-    let verifications = paykeys::repo::due(&mut conn, DueColumn::Verification, now, 100).await?;
-    let balances = paykeys::repo::due(&mut conn, DueColumn::Balance, now, 20).await?;
-    drop(conn);
+    let mut reader = state.db.reader().await?;
+    let verifications =
+        paykeys::repo::due(&mut reader.conn(), DueColumn::Verification, now, 100).await?;
+    let balances = paykeys::repo::due(&mut reader.conn(), DueColumn::Balance, now, 20).await?;
+    drop(reader);
     let mut done = 0;
     if !verifications.is_empty() {
         done += state
@@ -110,11 +111,11 @@ pub async fn complete_paykeys(state: &AppState) -> Result<usize, ApiError> {
 
 /// Asks the paykey's provider for its balance in cents.
 async fn fetch_balance(state: &AppState, id: uuid::Uuid) -> Result<i64, ApiError> {
-    let mut conn = state.db.pool.acquire().await?;
-    let record = paykeys::repo::get_any(&mut conn, &state.sealer, id)
+    let mut reader = state.db.reader().await?;
+    let record = paykeys::repo::get_any(&mut reader.conn(), &state.sealer, id)
         .await?
         .ok_or_else(|| ApiError::Internal("paykey vanished".into()))?;
-    drop(conn);
+    drop(reader);
     let token = record
         .secret
         .provider_token

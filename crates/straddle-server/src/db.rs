@@ -1,30 +1,30 @@
 //! Storage behind one seam. SQL is written once, in a portable subset, and
-//! runs through sqlx's `Any` driver on SQLite or PostgreSQL.
+//! runs through [`Conn`]: sqlx's `Any` driver for PostgreSQL and for SQLite
+//! reads, rusqlite for the SQLite writer.
 //!
-//! Writes go through [`Db::write`]. On SQLite a single writer task owns the
+//! Writes go through [`Db::write`]. On SQLite a single writer thread owns the
 //! write connection and commits every job waiting in its queue in one
 //! transaction (group commit), each job inside its own savepoint so one
 //! failure does not undo its neighbours; no caller hears back before the
-//! commit is durable. On PostgreSQL each job is its own transaction, so
-//! several server instances can share the database.
+//! commit is durable. The thread runs statements as plain function calls,
+//! so a job costs no hand-offs between threads. On PostgreSQL each job is
+//! its own transaction, so several server instances can share the database.
 
 use std::str::FromStr;
 
 use futures::future::BoxFuture;
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
-use sqlx::{AnyConnection, AnyPool, ConnectOptions, Connection, Executor};
+use sqlx::pool::PoolConnection;
+use sqlx::{Any, AnyPool, ConnectOptions, Executor};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::error::ApiError;
-
-/// Work that runs inside a write transaction.
-pub type WriteFn<T> =
-    Box<dyn for<'c> FnOnce(&'c mut AnyConnection) -> BoxFuture<'c, Result<T, ApiError>> + Send>;
+pub use crate::sql::{Conn, WriteFn};
 
 /// A queued job: runs its work inside the writer's savepoint and says
 /// whether it failed (so the writer rolls it back) and how to report the
 /// outcome once the batch's commit is known.
-type Job = Box<dyn for<'c> FnOnce(&'c mut AnyConnection) -> BoxFuture<'c, Ran> + Send>;
+type Job = Box<dyn for<'a, 'c> FnOnce(&'a mut Conn<'c>) -> BoxFuture<'a, Ran> + Send>;
 
 /// A job that has run, waiting for its batch to commit.
 struct Ran {
@@ -96,10 +96,17 @@ impl Db {
         sqlx::migrate!("./migrations").run(&pool).await?;
         let writer = match backend {
             Backend::Sqlite => {
-                let mut conn = AnyConnection::connect_with(&options).await?;
-                conn.execute(SQLITE_PRAGMAS).await?;
+                let path = crate::config::sqlite_path(&url).unwrap_or_default();
+                let conn = rusqlite::Connection::open(path)
+                    .map_err(|e| sqlx::Error::Configuration(e.into()))?;
+                conn.execute_batch(SQLITE_PRAGMAS)
+                    .map_err(|e| sqlx::Error::Configuration(e.into()))?;
                 let (tx, rx) = mpsc::channel(4096);
-                tokio::spawn(run_writer(conn, rx, max_batch.max(1)));
+                let batch = max_batch.max(1);
+                std::thread::Builder::new()
+                    .name("sqlite-writer".into())
+                    .spawn(move || run_writer(conn, rx, batch))
+                    .map_err(sqlx::Error::Io)?;
                 Some(tx)
             }
             Backend::Postgres => None,
@@ -116,19 +123,24 @@ impl Db {
         self.backend
     }
 
+    /// A connection for reads.
+    pub async fn reader(&self) -> Result<Reader, ApiError> {
+        Ok(Reader(self.pool.acquire().await?))
+    }
+
     /// Runs `work` in a write transaction and returns once it is durably
     /// committed. An `Err` from `work` rolls back only that work.
     pub async fn write<T: Send + 'static>(&self, work: WriteFn<T>) -> Result<T, ApiError> {
         let Some(writer) = &self.writer else {
             let mut tx = self.pool.begin().await?;
-            let result = work(&mut tx).await;
+            let result = work(&mut Conn::Sqlx(&mut tx)).await;
             if result.is_ok() {
                 tx.commit().await?;
             }
             return result;
         };
         let (reply, outcome) = oneshot::channel::<Result<T, ApiError>>();
-        let job: Job = Box::new(move |conn: &mut AnyConnection| {
+        let job: Job = Box::new(move |conn: &mut Conn<'_>| {
             Box::pin(async move {
                 let result = work(conn).await;
                 let failed = result.is_err();
@@ -168,12 +180,21 @@ fn sqlite_url(url: &str) -> Result<String, sqlx::Error> {
     })
 }
 
-/// The SQLite writer: one transaction per batch of queued jobs, each job in
-/// its own savepoint. Savepoint statements ride along with the neighbouring
-/// ones (`RELEASE …; SAVEPOINT …`) so a job costs no extra round trips to
-/// SQLite's thread.
-async fn run_writer(mut conn: AnyConnection, mut jobs: mpsc::Receiver<Job>, max_batch: usize) {
-    while let Some(first) = jobs.recv().await {
+/// A pooled connection for reads.
+#[derive(Debug)]
+pub struct Reader(PoolConnection<Any>);
+
+impl Reader {
+    /// The connection, for repository calls.
+    pub fn conn(&mut self) -> Conn<'_> {
+        Conn::Sqlx(&mut self.0)
+    }
+}
+
+/// The SQLite writer thread: one transaction per batch of queued jobs, each
+/// job in its own savepoint.
+fn run_writer(mut conn: rusqlite::Connection, mut jobs: mpsc::Receiver<Job>, max_batch: usize) {
+    while let Some(first) = jobs.blocking_recv() {
         let mut batch = vec![first];
         while batch.len() < max_batch {
             match jobs.try_recv() {
@@ -182,11 +203,11 @@ async fn run_writer(mut conn: AnyConnection, mut jobs: mpsc::Receiver<Job>, max_
             }
         }
         let mut reports = Vec::with_capacity(batch.len());
-        let committed = match run_batch(&mut conn, batch, &mut reports).await {
+        let committed = match run_batch(&mut conn, batch, &mut reports) {
             Ok(()) => true,
             Err(err) => {
                 tracing::error!(%err, "group commit failed; the batch is rolled back");
-                let _ = conn.execute("ROLLBACK").await;
+                let _ = conn.execute_batch("ROLLBACK");
                 false
             }
         };
@@ -196,22 +217,23 @@ async fn run_writer(mut conn: AnyConnection, mut jobs: mpsc::Receiver<Job>, max_
     }
 }
 
-async fn run_batch(
-    conn: &mut AnyConnection,
+fn run_batch(
+    conn: &mut rusqlite::Connection,
     batch: Vec<Job>,
     reports: &mut Vec<Box<dyn FnOnce(bool) + Send>>,
-) -> Result<(), sqlx::Error> {
-    conn.execute("BEGIN IMMEDIATE; SAVEPOINT job").await?;
+) -> Result<(), rusqlite::Error> {
+    conn.execute_batch("BEGIN IMMEDIATE; SAVEPOINT job")?;
     for (index, job) in batch.into_iter().enumerate() {
         if index > 0 {
-            conn.execute("RELEASE SAVEPOINT job; SAVEPOINT job").await?;
+            conn.execute_batch("RELEASE SAVEPOINT job; SAVEPOINT job")?;
         }
-        let ran = job(conn).await;
+        // The job's statements run synchronously on this thread; its future
+        // never waits on anything else.
+        let ran = futures::executor::block_on(job(&mut Conn::Sqlite(conn)));
         reports.push(ran.report);
         if ran.failed {
-            conn.execute("ROLLBACK TO SAVEPOINT job").await?;
+            conn.execute_batch("ROLLBACK TO SAVEPOINT job")?;
         }
     }
-    conn.execute("RELEASE SAVEPOINT job; COMMIT").await?;
-    Ok(())
+    conn.execute_batch("RELEASE SAVEPOINT job; COMMIT")
 }

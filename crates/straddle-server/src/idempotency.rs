@@ -4,12 +4,12 @@
 //! does. A retry with the same key and request replays the stored response;
 //! the same key with a different request is 409. Keys live 24 hours.
 
+use crate::sql::Conn;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::Response;
 use chrono::Duration;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
-use sqlx::{AnyConnection, Row};
 use straddle_types::{ObjectResponse, ResponseMetadata, ResponseType, Timestamp};
 
 use crate::accounts::hex;
@@ -135,22 +135,21 @@ impl AppState {
         } = mutation.clone();
         let outcome = self
             .db
-            .write(Box::new(move |conn: &mut AnyConnection| {
+            .write(Box::new(move |conn: &mut Conn<'_>| {
                 Box::pin(async move {
                     if let Some(scope) = &scope_hash {
                         if let Some(stored) = lookup(conn, scope, &fingerprint, &created_at).await? {
                             return Ok(Done::Stored(stored));
                         }
-                        sqlx::query(
-                            "INSERT INTO idempotency_key (scope_hash, fingerprint, status_code, body, created_at, expires_at) VALUES ($1, $2, 0, '', $3, $4)",
-                        )
-                        .bind(scope)
-                        .bind(&fingerprint)
-                        .bind(&created_at)
-                        .bind(&expires_at)
-                        .execute(&mut *conn)
-                        .await
-                        .map_err(in_progress_on_conflict)?;
+                        let inserted = conn
+                            .insert_unique(
+                                "INSERT INTO idempotency_key (scope_hash, fingerprint, status_code, body, created_at, expires_at) VALUES ($1, $2, 0, '', $3, $4)",
+                                crate::args![scope, &fingerprint, &created_at, &expires_at],
+                            )
+                            .await?;
+                        if !inserted {
+                            return Err(ApiError::IdempotencyInProgress);
+                        }
                     }
                     let data = work(conn).await?;
                     let Some(scope) = &scope_hash else {
@@ -159,11 +158,7 @@ impl AppState {
                         return Ok(Done::Fresh(data));
                     };
                     let body = render(meta, data)?;
-                    sqlx::query("UPDATE idempotency_key SET status_code = $1, body = $2 WHERE scope_hash = $3")
-                        .bind(i64::from(status.as_u16()))
-                        .bind(&body)
-                        .bind(scope)
-                        .execute(&mut *conn)
+                    conn.execute("UPDATE idempotency_key SET status_code = $1, body = $2 WHERE scope_hash = $3", crate::args![i64::from(status.as_u16()), &body, scope])
                         .await?;
                     Ok(Done::Stored(Stored { status: status.as_u16(), body, replayed: false }))
                 })
@@ -172,9 +167,9 @@ impl AppState {
         let stored = match (outcome, &mutation.scope_hash) {
             // Another instance committed the same key first: replay its answer.
             (Err(ApiError::IdempotencyInProgress), Some(scope)) => {
-                let mut conn = self.db.pool.acquire().await?;
+                let mut reader = self.db.reader().await?;
                 let now = Timestamp(self.clock.now()).to_canonical();
-                lookup(&mut conn, scope, &mutation.fingerprint, &now)
+                lookup(&mut reader.conn(), scope, &mutation.fingerprint, &now)
                     .await?
                     .ok_or(ApiError::IdempotencyInProgress)?
             }
@@ -203,51 +198,46 @@ impl AppState {
 /// A stored response for `scope`, if one is live; 409 if it belongs to a
 /// different request or is still being written.
 async fn lookup(
-    conn: &mut AnyConnection,
+    conn: &mut Conn<'_>,
     scope: &str,
     fingerprint: &str,
     now: &str,
 ) -> Result<Option<Stored>, ApiError> {
-    sqlx::query("DELETE FROM idempotency_key WHERE scope_hash = $1 AND expires_at <= $2")
-        .bind(scope)
-        .bind(now)
-        .execute(&mut *conn)
-        .await?;
-    let Some(row) = sqlx::query(
-        "SELECT fingerprint, status_code, body FROM idempotency_key WHERE scope_hash = $1",
+    conn.execute(
+        "DELETE FROM idempotency_key WHERE scope_hash = $1 AND expires_at <= $2",
+        crate::args![scope, now],
     )
-    .bind(scope)
-    .fetch_optional(&mut *conn)
-    .await?
+    .await?;
+    let Some(row) = conn
+        .fetch_optional(
+            "SELECT fingerprint, status_code, body FROM idempotency_key WHERE scope_hash = $1",
+            crate::args![scope],
+        )
+        .await?
     else {
         return Ok(None);
     };
-    if row.try_get::<String, _>("fingerprint")? != fingerprint {
+    if row.text("fingerprint")? != fingerprint {
         return Err(ApiError::IdempotencyMismatch);
     }
-    let status: i64 = row.try_get("status_code")?;
+    let status: i64 = row.int("status_code")?;
     if status == 0 {
         return Err(ApiError::IdempotencyInProgress);
     }
     Ok(Some(Stored {
         status: status as u16,
-        body: row.try_get("body")?,
+        body: row.text("body")?,
         replayed: true,
     }))
 }
 
-fn in_progress_on_conflict(err: sqlx::Error) -> ApiError {
-    match &err {
-        sqlx::Error::Database(db) if db.is_unique_violation() => ApiError::IdempotencyInProgress,
-        _ => err.into(),
-    }
-}
-
 /// Deletes expired keys; returns how many.
-pub async fn purge_expired(conn: &mut AnyConnection, now: &str) -> Result<u64, ApiError> {
-    let result = sqlx::query("DELETE FROM idempotency_key WHERE expires_at <= $1")
-        .bind(now)
-        .execute(&mut *conn)
+pub async fn purge_expired(conn: &mut Conn<'_>, now: &str) -> Result<u64, ApiError> {
+    let result = conn
+        .execute(
+            "DELETE FROM idempotency_key WHERE expires_at <= $1",
+            crate::args![now],
+        )
         .await?;
-    Ok(result.rows_affected())
+    Ok(result)
 }

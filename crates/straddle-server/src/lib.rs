@@ -19,6 +19,7 @@ pub mod idempotency;
 pub mod paging;
 pub mod paykeys;
 pub mod secrets;
+pub mod sql;
 pub mod store;
 pub mod telemetry;
 pub mod validation;

@@ -1,10 +1,9 @@
 //! Helpers shared by the repositories: text encodings of enums, ids and
 //! times, and a small builder for filtered, paged list queries.
 
+use crate::sql::{Arg, Conn, Row};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
-use sqlx::any::AnyRow;
-use sqlx::{AnyConnection, Row};
 use straddle_types::Timestamp;
 use uuid::Uuid;
 
@@ -102,25 +101,23 @@ impl Filter {
     /// Runs the count and the page query; `page` is (number from 1, size).
     pub async fn page(
         self,
-        conn: &mut AnyConnection,
+        conn: &mut Conn<'_>,
         table: &str,
         columns: &str,
         order: &str,
         (number, size): (u32, u32),
-    ) -> Result<(Vec<AnyRow>, u64), ApiError> {
+    ) -> Result<(Vec<Row>, u64), ApiError> {
         let predicate = self.conditions.join(" AND ");
+        let args = || self.binds.iter().map(Arg::from).collect::<Vec<_>>();
         let count_sql = format!("SELECT COUNT(*) AS n FROM {table} WHERE {predicate}");
-        let mut count = sqlx::query(&count_sql);
-        for value in &self.binds {
-            count = count.bind(value.clone());
-        }
-        let total: i64 = count.fetch_one(&mut *conn).await?.try_get("n")?;
+        let total = conn.fetch_one(&count_sql, args()).await?.int("n")?;
         let offset = i64::from(number.saturating_sub(1)) * i64::from(size);
-        let page_sql = format!("SELECT {columns} FROM {table} WHERE {predicate} ORDER BY {order} LIMIT {size} OFFSET {offset}");
-        let mut page = sqlx::query(&page_sql);
-        for value in &self.binds {
-            page = page.bind(value.clone());
-        }
-        Ok((page.fetch_all(&mut *conn).await?, total.max(0) as u64))
+        let page_sql = format!(
+            "SELECT {columns} FROM {table} WHERE {predicate} ORDER BY {order} LIMIT {size} OFFSET {offset}"
+        );
+        Ok((
+            conn.fetch_all(&page_sql, args()).await?,
+            total.max(0) as u64,
+        ))
     }
 }

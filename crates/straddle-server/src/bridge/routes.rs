@@ -309,8 +309,8 @@ async fn precheck_customer(
     caller: &Caller,
     customer_id: Uuid,
 ) -> Result<(), ApiError> {
-    let mut conn = state.db.pool.acquire().await?;
-    linkable_customer(&mut conn, caller.account_id(), customer_id)
+    let mut reader = state.db.reader().await?;
+    linkable_customer(&mut reader.conn(), caller.account_id(), customer_id)
         .await
         .map(|_| ())
 }

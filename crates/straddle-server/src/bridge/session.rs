@@ -1,10 +1,10 @@
 //! Bridge widget sessions: an HS256 JWT with the published claim set, and
 //! the session row it names (customer, config, external id).
 
+use crate::sql::Conn;
 use chrono::Duration;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
-use sqlx::AnyConnection;
 use straddle_types::paykey::{BridgeInitializeRequest, BridgeToken};
 use straddle_types::Timestamp;
 use uuid::Uuid;
@@ -63,7 +63,7 @@ pub struct BridgeClaims {
 
 /// Creates the session and returns its token.
 pub async fn initialize(
-    conn: &mut AnyConnection,
+    conn: &mut Conn<'_>,
     state: &AppState,
     account_id: Uuid,
     account_name: String,
@@ -74,17 +74,7 @@ pub async fn initialize(
     let expires = now + Duration::hours(TOKEN_LIFETIME_HOURS);
     let config = effective_config(request.config);
     let bridge_token_id = Uuid::now_v7();
-    sqlx::query(
-        "INSERT INTO bridge_session (bridge_token_id, account_id, customer_id, config, external_id, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
-    )
-    .bind(bridge_token_id.to_string())
-    .bind(account_id.to_string())
-    .bind(request.customer_id.to_string())
-    .bind(serde_json::to_string(&config)?)
-    .bind(request.external_id.clone())
-    .bind(Timestamp(now).to_canonical())
-    .bind(Timestamp(expires).to_canonical())
-    .execute(&mut *conn)
+    conn.execute("INSERT INTO bridge_session (bridge_token_id, account_id, customer_id, config, external_id, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7)", crate::args![bridge_token_id.to_string(), account_id.to_string(), request.customer_id.to_string(), serde_json::to_string(&config)?, request.external_id.clone(), Timestamp(now).to_canonical(), Timestamp(expires).to_canonical()])
     .await?;
     let claims = BridgeClaims {
         role: BRIDGE.into(),

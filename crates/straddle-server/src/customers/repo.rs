@@ -1,7 +1,6 @@
 //! Customer rows. PII is sealed with the record id as associated data.
 
-use sqlx::any::AnyRow;
-use sqlx::{AnyConnection, Row};
+use crate::sql::{Conn, Row};
 use straddle_types::customer::{CustomerListQuery, CustomerSortBy, CustomerStatus};
 use straddle_types::{SortOrder, Timestamp};
 use uuid::Uuid;
@@ -19,76 +18,60 @@ fn context(id: Uuid) -> String {
 
 /// Inserts a new customer.
 pub async fn insert(
-    conn: &mut AnyConnection,
+    conn: &mut Conn<'_>,
     sealer: &Sealer,
     record: &CustomerRecord,
 ) -> Result<(), ApiError> {
     let sql = format!("INSERT INTO customer ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)");
-    sqlx::query(&sql)
-        .bind(record.id.to_string())
-        .bind(record.account_id.to_string())
-        .bind(&record.name)
-        .bind(&record.email)
-        .bind(&record.phone)
-        .bind(enum_text(&record.customer_type))
-        .bind(enum_text(&record.status))
-        .bind(record.external_id.clone())
-        .bind(serde_json::to_string(&record.details)?)
-        .bind(sealer.seal(&serde_json::to_vec(&record.pii)?, &context(record.id))?)
-        .bind(
+    conn.execute(
+        &sql,
+        crate::args![
+            record.id.to_string(),
+            record.account_id.to_string(),
+            &record.name,
+            &record.email,
+            &record.phone,
+            enum_text(&record.customer_type),
+            enum_text(&record.status),
+            record.external_id.clone(),
+            serde_json::to_string(&record.details)?,
+            sealer.seal(&serde_json::to_vec(&record.pii)?, &context(record.id))?,
             record
                 .review
                 .as_ref()
                 .map(serde_json::to_string)
                 .transpose()?,
-        )
-        .bind(record.pending_status.as_ref().map(enum_text))
-        .bind(record.due_at.map(|t| t.to_canonical()))
-        .bind(record.created_at.to_canonical())
-        .bind(record.updated_at.to_canonical())
-        .execute(&mut *conn)
-        .await?;
+            record.pending_status.as_ref().map(enum_text),
+            record.due_at.map(|t| t.to_canonical()),
+            record.created_at.to_canonical(),
+            record.updated_at.to_canonical()
+        ],
+    )
+    .await?;
     Ok(())
 }
 
 /// Writes every mutable column of an existing customer.
 pub async fn save(
-    conn: &mut AnyConnection,
+    conn: &mut Conn<'_>,
     sealer: &Sealer,
     record: &CustomerRecord,
 ) -> Result<(), ApiError> {
-    sqlx::query(
-        "UPDATE customer SET name = $1, email = $2, phone = $3, status = $4, external_id = $5, details = $6, sealed_pii = $7, review = $8, pending_status = $9, due_at = $10, updated_at = $11 WHERE customer_id = $12",
-    )
-    .bind(&record.name)
-    .bind(&record.email)
-    .bind(&record.phone)
-    .bind(enum_text(&record.status))
-    .bind(record.external_id.clone())
-    .bind(serde_json::to_string(&record.details)?)
-    .bind(sealer.seal(&serde_json::to_vec(&record.pii)?, &context(record.id))?)
-    .bind(record.review.as_ref().map(serde_json::to_string).transpose()?)
-    .bind(record.pending_status.as_ref().map(enum_text))
-    .bind(record.due_at.map(|t| t.to_canonical()))
-    .bind(record.updated_at.to_canonical())
-    .bind(record.id.to_string())
-    .execute(&mut *conn)
+    conn.execute("UPDATE customer SET name = $1, email = $2, phone = $3, status = $4, external_id = $5, details = $6, sealed_pii = $7, review = $8, pending_status = $9, due_at = $10, updated_at = $11 WHERE customer_id = $12", crate::args![&record.name, &record.email, &record.phone, enum_text(&record.status), record.external_id.clone(), serde_json::to_string(&record.details)?, sealer.seal(&serde_json::to_vec(&record.pii)?, &context(record.id))?, record.review.as_ref().map(serde_json::to_string).transpose()?, record.pending_status.as_ref().map(enum_text), record.due_at.map(|t| t.to_canonical()), record.updated_at.to_canonical(), record.id.to_string()])
     .await?;
     Ok(())
 }
 
 /// A customer of `account_id`, or 404.
 pub async fn get(
-    conn: &mut AnyConnection,
+    conn: &mut Conn<'_>,
     sealer: &Sealer,
     account_id: Uuid,
     id: Uuid,
 ) -> Result<CustomerRecord, ApiError> {
     let sql = format!("SELECT {COLUMNS} FROM customer WHERE customer_id = $1 AND account_id = $2");
-    let row = sqlx::query(&sql)
-        .bind(id.to_string())
-        .bind(account_id.to_string())
-        .fetch_optional(&mut *conn)
+    let row = conn
+        .fetch_optional(&sql, crate::args![id.to_string(), account_id.to_string()])
         .await?
         .ok_or_else(|| ApiError::not_found("customer", "id", id))?;
     from_row(&row, sealer)
@@ -97,38 +80,33 @@ pub async fn get(
 /// Name and status of a customer of `account_id`, without decrypting
 /// anything; `None` when it is not in the account's scope.
 pub async fn name_and_status(
-    conn: &mut AnyConnection,
+    conn: &mut Conn<'_>,
     account_id: Uuid,
     id: Uuid,
 ) -> Result<Option<(String, CustomerStatus)>, ApiError> {
-    let row =
-        sqlx::query("SELECT name, status FROM customer WHERE customer_id = $1 AND account_id = $2")
-            .bind(id.to_string())
-            .bind(account_id.to_string())
-            .fetch_optional(&mut *conn)
-            .await?;
-    row.map(|row| {
-        Ok((
-            row.try_get("name")?,
-            parse_enum(&row.try_get::<String, _>("status")?)?,
-        ))
-    })
-    .transpose()
+    let row = conn
+        .fetch_optional(
+            "SELECT name, status FROM customer WHERE customer_id = $1 AND account_id = $2",
+            crate::args![id.to_string(), account_id.to_string()],
+        )
+        .await?;
+    row.map(|row| Ok((row.text("name")?, parse_enum(&row.text("status")?)?)))
+        .transpose()
 }
 
 /// Deletes a customer of `account_id`.
-pub async fn delete(conn: &mut AnyConnection, account_id: Uuid, id: Uuid) -> Result<(), ApiError> {
-    sqlx::query("DELETE FROM customer WHERE customer_id = $1 AND account_id = $2")
-        .bind(id.to_string())
-        .bind(account_id.to_string())
-        .execute(&mut *conn)
-        .await?;
+pub async fn delete(conn: &mut Conn<'_>, account_id: Uuid, id: Uuid) -> Result<(), ApiError> {
+    conn.execute(
+        "DELETE FROM customer WHERE customer_id = $1 AND account_id = $2",
+        crate::args![id.to_string(), account_id.to_string()],
+    )
+    .await?;
     Ok(())
 }
 
 /// One page of an account's customers and the total count.
 pub async fn list(
-    conn: &mut AnyConnection,
+    conn: &mut Conn<'_>,
     sealer: &Sealer,
     account_id: Uuid,
     query: &CustomerListQuery,
@@ -175,67 +153,49 @@ pub async fn list(
 }
 
 /// Ids of customers whose background verification is due.
-pub async fn due(
-    conn: &mut AnyConnection,
-    now: Timestamp,
-    limit: i64,
-) -> Result<Vec<Uuid>, ApiError> {
-    let rows = sqlx::query("SELECT customer_id FROM customer WHERE due_at IS NOT NULL AND due_at <= $1 ORDER BY due_at LIMIT $2")
-        .bind(now.to_canonical())
-        .bind(limit)
-        .fetch_all(&mut *conn)
+pub async fn due(conn: &mut Conn<'_>, now: Timestamp, limit: i64) -> Result<Vec<Uuid>, ApiError> {
+    let rows = conn.fetch_all("SELECT customer_id FROM customer WHERE due_at IS NOT NULL AND due_at <= $1 ORDER BY due_at LIMIT $2", crate::args![now.to_canonical(), limit])
         .await?;
     rows.iter()
-        .map(|row| parse_uuid(&row.try_get::<String, _>("customer_id")?))
+        .map(|row| parse_uuid(&row.text("customer_id")?))
         .collect()
 }
 
 /// Applies a due background verification; does nothing if it is no longer due.
-pub async fn complete_due(
-    conn: &mut AnyConnection,
-    id: Uuid,
-    now: Timestamp,
-) -> Result<bool, ApiError> {
-    let result = sqlx::query(
-        "UPDATE customer SET status = pending_status, pending_status = NULL, due_at = NULL, updated_at = $1 WHERE customer_id = $2 AND due_at IS NOT NULL AND due_at <= $1",
-    )
-    .bind(now.to_canonical())
-    .bind(id.to_string())
-    .execute(&mut *conn)
+pub async fn complete_due(conn: &mut Conn<'_>, id: Uuid, now: Timestamp) -> Result<bool, ApiError> {
+    let result = conn.execute("UPDATE customer SET status = pending_status, pending_status = NULL, due_at = NULL, updated_at = $1 WHERE customer_id = $2 AND due_at IS NOT NULL AND due_at <= $1", crate::args![now.to_canonical(), id.to_string()])
     .await?;
-    Ok(result.rows_affected() == 1)
+    Ok(result == 1)
 }
 
-fn from_row(row: &AnyRow, sealer: &Sealer) -> Result<CustomerRecord, ApiError> {
-    let id = parse_uuid(&row.try_get::<String, _>("customer_id")?)?;
-    let pii: Pii = serde_json::from_slice(
-        &sealer.open(&row.try_get::<String, _>("sealed_pii")?, &context(id))?,
-    )?;
-    let details: Details = serde_json::from_str(&row.try_get::<String, _>("details")?)?;
+fn from_row(row: &Row, sealer: &Sealer) -> Result<CustomerRecord, ApiError> {
+    let id = parse_uuid(&row.text("customer_id")?)?;
+    let pii: Pii = serde_json::from_slice(&sealer.open(&row.text("sealed_pii")?, &context(id))?)?;
+    let details: Details = serde_json::from_str(&row.text("details")?)?;
     Ok(CustomerRecord {
         id,
-        account_id: parse_uuid(&row.try_get::<String, _>("account_id")?)?,
-        name: row.try_get("name")?,
-        email: row.try_get("email")?,
-        phone: row.try_get("phone")?,
-        customer_type: parse_enum(&row.try_get::<String, _>("customer_type")?)?,
-        status: parse_enum(&row.try_get::<String, _>("status")?)?,
-        external_id: row.try_get("external_id")?,
+        account_id: parse_uuid(&row.text("account_id")?)?,
+        name: row.text("name")?,
+        email: row.text("email")?,
+        phone: row.text("phone")?,
+        customer_type: parse_enum(&row.text("customer_type")?)?,
+        status: parse_enum(&row.text("status")?)?,
+        external_id: row.opt_text("external_id")?,
         details,
         pii,
         review: row
-            .try_get::<Option<String>, _>("review")?
+            .opt_text("review")?
             .map(|r| serde_json::from_str(&r))
             .transpose()?,
         pending_status: row
-            .try_get::<Option<String>, _>("pending_status")?
+            .opt_text("pending_status")?
             .map(|s| parse_enum(&s))
             .transpose()?,
         due_at: row
-            .try_get::<Option<String>, _>("due_at")?
+            .opt_text("due_at")?
             .map(|t| parse_time(&t))
             .transpose()?,
-        created_at: parse_time(&row.try_get::<String, _>("created_at")?)?,
-        updated_at: parse_time(&row.try_get::<String, _>("updated_at")?)?,
+        created_at: parse_time(&row.text("created_at")?)?,
+        updated_at: parse_time(&row.text("updated_at")?)?,
     })
 }

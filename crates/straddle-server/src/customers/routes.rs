@@ -99,8 +99,8 @@ async fn get(
     caller: Caller,
     PathId(id): PathId,
 ) -> Result<Response, ApiError> {
-    let mut conn = state.db.pool.acquire().await?;
-    let record = repo::get(&mut conn, &state.sealer, caller.account_id(), id).await?;
+    let mut reader = state.db.reader().await?;
+    let record = repo::get(&mut reader.conn(), &state.sealer, caller.account_id(), id).await?;
     caller.object(StatusCode::OK, to_wire(&record, false))
 }
 
@@ -113,8 +113,8 @@ async fn unmasked(
     PathId(id): PathId,
 ) -> Result<Response, ApiError> {
     caller.require_unmask()?;
-    let mut conn = state.db.pool.acquire().await?;
-    let record = repo::get(&mut conn, &state.sealer, caller.account_id(), id).await?;
+    let mut reader = state.db.reader().await?;
+    let record = repo::get(&mut reader.conn(), &state.sealer, caller.account_id(), id).await?;
     caller.object(StatusCode::OK, to_wire(&record, true))
 }
 
@@ -129,9 +129,9 @@ async fn list(
     let paging = Paging::new(query.page_number, query.page_size)?;
     let statuses: Vec<CustomerStatus> = parse_list("status", query.status.as_deref())?;
     let types: Vec<CustomerType> = parse_list("types", query.types.as_deref())?;
-    let mut conn = state.db.pool.acquire().await?;
+    let mut reader = state.db.reader().await?;
     let (records, total) = repo::list(
-        &mut conn,
+        &mut reader.conn(),
         &state.sealer,
         caller.account_id(),
         &query,
@@ -159,8 +159,8 @@ async fn review(
     caller: Caller,
     PathId(id): PathId,
 ) -> Result<Response, ApiError> {
-    let mut conn = state.db.pool.acquire().await?;
-    let record = repo::get(&mut conn, &state.sealer, caller.account_id(), id).await?;
+    let mut reader = state.db.reader().await?;
+    let record = repo::get(&mut reader.conn(), &state.sealer, caller.account_id(), id).await?;
     caller.object(StatusCode::OK, service::review_of(&record))
 }
 

@@ -1,6 +1,6 @@
 //! Customer operations: each runs inside one write transaction (or one read).
 
-use sqlx::AnyConnection;
+use crate::sql::Conn;
 use straddle_types::customer::{
     Customer, CustomerCreateRequest, CustomerReview, CustomerReviewDecision, CustomerStatus,
     CustomerUpdateRequest, Decision,
@@ -15,7 +15,7 @@ use crate::error::ApiError;
 
 /// Creates a customer and runs (or schedules) its verification.
 pub async fn create(
-    conn: &mut AnyConnection,
+    conn: &mut Conn<'_>,
     state: &AppState,
     account_id: Uuid,
     request: CustomerCreateRequest,
@@ -53,7 +53,7 @@ pub async fn create(
 
 /// Replaces a customer's details and status.
 pub async fn update(
-    conn: &mut AnyConnection,
+    conn: &mut Conn<'_>,
     state: &AppState,
     account_id: Uuid,
     id: Uuid,
@@ -83,7 +83,7 @@ pub async fn update(
 
 /// Deletes a customer permanently and returns it as it was.
 pub async fn delete(
-    conn: &mut AnyConnection,
+    conn: &mut Conn<'_>,
     state: &AppState,
     account_id: Uuid,
     id: Uuid,
@@ -95,7 +95,7 @@ pub async fn delete(
 
 /// Records a manual review decision; only for customers in `review`.
 pub async fn decide_review(
-    conn: &mut AnyConnection,
+    conn: &mut Conn<'_>,
     state: &AppState,
     account_id: Uuid,
     id: Uuid,
@@ -128,7 +128,7 @@ pub async fn decide_review(
 
 /// Runs identity verification again on the customer's current data.
 pub async fn refresh_review(
-    conn: &mut AnyConnection,
+    conn: &mut Conn<'_>,
     state: &AppState,
     account_id: Uuid,
     id: Uuid,

@@ -1,8 +1,7 @@
 //! Paykey rows. Token, account number, provider token and owner names are
 //! sealed with the record id as associated data.
 
-use sqlx::any::AnyRow;
-use sqlx::{AnyConnection, Row};
+use crate::sql::{Conn, Row};
 use straddle_types::paykey::{PaykeyListQuery, PaykeySortBy, PaykeySource, PaykeyStatus};
 use straddle_types::{SortOrder, Timestamp};
 use uuid::Uuid;
@@ -20,68 +19,59 @@ fn context(id: Uuid) -> String {
 
 /// Inserts a new paykey.
 pub async fn insert(
-    conn: &mut AnyConnection,
+    conn: &mut Conn<'_>,
     sealer: &Sealer,
     record: &PaykeyRecord,
 ) -> Result<(), ApiError> {
     let sql = format!(
         "INSERT INTO paykey ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)"
     );
-    sqlx::query(&sql)
-        .bind(record.id.to_string())
-        .bind(record.account_id.to_string())
-        .bind(record.customer_id.to_string())
-        .bind(enum_text(&record.source))
-        .bind(enum_text(&record.status))
-        .bind(record.institution_name.clone())
-        .bind(label(
-            record.institution_name.as_deref(),
-            &record.secret.account_number,
-        ))
-        .bind(&record.routing_number)
-        .bind(enum_text(&record.account_type))
-        .bind(record.external_id.clone())
-        .bind(record.unblock_eligible.map(i64::from))
-        .bind(serde_json::to_string(&record.details)?)
-        .bind(sealer.seal(&serde_json::to_vec(&record.secret)?, &context(record.id))?)
-        .bind(record.due_at.map(|t| t.to_canonical()))
-        .bind(record.balance_due_at.map(|t| t.to_canonical()))
-        .bind(record.created_at.to_canonical())
-        .bind(record.updated_at.to_canonical())
-        .execute(&mut *conn)
-        .await?;
+    conn.execute(
+        &sql,
+        crate::args![
+            record.id.to_string(),
+            record.account_id.to_string(),
+            record.customer_id.to_string(),
+            enum_text(&record.source),
+            enum_text(&record.status),
+            record.institution_name.clone(),
+            label(
+                record.institution_name.as_deref(),
+                &record.secret.account_number,
+            ),
+            &record.routing_number,
+            enum_text(&record.account_type),
+            record.external_id.clone(),
+            record.unblock_eligible.map(i64::from),
+            serde_json::to_string(&record.details)?,
+            sealer.seal(&serde_json::to_vec(&record.secret)?, &context(record.id))?,
+            record.due_at.map(|t| t.to_canonical()),
+            record.balance_due_at.map(|t| t.to_canonical()),
+            record.created_at.to_canonical(),
+            record.updated_at.to_canonical()
+        ],
+    )
+    .await?;
     Ok(())
 }
 
 /// Writes the mutable columns of an existing paykey.
-pub async fn save(conn: &mut AnyConnection, record: &PaykeyRecord) -> Result<(), ApiError> {
-    sqlx::query(
-        "UPDATE paykey SET status = $1, unblock_eligible = $2, details = $3, due_at = $4, balance_due_at = $5, updated_at = $6 WHERE paykey_id = $7",
-    )
-    .bind(enum_text(&record.status))
-    .bind(record.unblock_eligible.map(i64::from))
-    .bind(serde_json::to_string(&record.details)?)
-    .bind(record.due_at.map(|t| t.to_canonical()))
-    .bind(record.balance_due_at.map(|t| t.to_canonical()))
-    .bind(record.updated_at.to_canonical())
-    .bind(record.id.to_string())
-    .execute(&mut *conn)
+pub async fn save(conn: &mut Conn<'_>, record: &PaykeyRecord) -> Result<(), ApiError> {
+    conn.execute("UPDATE paykey SET status = $1, unblock_eligible = $2, details = $3, due_at = $4, balance_due_at = $5, updated_at = $6 WHERE paykey_id = $7", crate::args![enum_text(&record.status), record.unblock_eligible.map(i64::from), serde_json::to_string(&record.details)?, record.due_at.map(|t| t.to_canonical()), record.balance_due_at.map(|t| t.to_canonical()), record.updated_at.to_canonical(), record.id.to_string()])
     .await?;
     Ok(())
 }
 
 /// A paykey of `account_id`, or 404.
 pub async fn get(
-    conn: &mut AnyConnection,
+    conn: &mut Conn<'_>,
     sealer: &Sealer,
     account_id: Uuid,
     id: Uuid,
 ) -> Result<PaykeyRecord, ApiError> {
     let sql = format!("SELECT {COLUMNS} FROM paykey WHERE paykey_id = $1 AND account_id = $2");
-    let row = sqlx::query(&sql)
-        .bind(id.to_string())
-        .bind(account_id.to_string())
-        .fetch_optional(&mut *conn)
+    let row = conn
+        .fetch_optional(&sql, crate::args![id.to_string(), account_id.to_string()])
         .await?
         .ok_or_else(|| ApiError::not_found("paykey", "id", id))?;
     from_row(&row, sealer)
@@ -89,17 +79,19 @@ pub async fn get(
 
 /// The plain details and verification due time of a paykey (background work).
 pub async fn details_and_due(
-    conn: &mut AnyConnection,
+    conn: &mut Conn<'_>,
     id: Uuid,
 ) -> Result<Option<(PaykeyDetails, Option<Timestamp>)>, ApiError> {
-    let row = sqlx::query("SELECT details, due_at FROM paykey WHERE paykey_id = $1")
-        .bind(id.to_string())
-        .fetch_optional(&mut *conn)
+    let row = conn
+        .fetch_optional(
+            "SELECT details, due_at FROM paykey WHERE paykey_id = $1",
+            crate::args![id.to_string()],
+        )
         .await?;
     row.map(|row| {
-        let details = serde_json::from_str(&row.try_get::<String, _>("details")?)?;
+        let details = serde_json::from_str(&row.text("details")?)?;
         let due = row
-            .try_get::<Option<String>, _>("due_at")?
+            .opt_text("due_at")?
             .map(|t| parse_time(&t))
             .transpose()?;
         Ok((details, due))
@@ -109,55 +101,45 @@ pub async fn details_and_due(
 
 /// Applies the outcome of a background verification.
 pub async fn finish_verification(
-    conn: &mut AnyConnection,
+    conn: &mut Conn<'_>,
     id: Uuid,
     status: PaykeyStatus,
     details: &PaykeyDetails,
     now: Timestamp,
 ) -> Result<(), ApiError> {
-    sqlx::query("UPDATE paykey SET status = $1, details = $2, due_at = NULL, updated_at = $3 WHERE paykey_id = $4")
-        .bind(enum_text(&status))
-        .bind(serde_json::to_string(details)?)
-        .bind(now.to_canonical())
-        .bind(id.to_string())
-        .execute(&mut *conn)
+    conn.execute("UPDATE paykey SET status = $1, details = $2, due_at = NULL, updated_at = $3 WHERE paykey_id = $4", crate::args![enum_text(&status), serde_json::to_string(details)?, now.to_canonical(), id.to_string()])
         .await?;
     Ok(())
 }
 
 /// Stores a refreshed balance and clears the refresh request.
 pub async fn finish_balance(
-    conn: &mut AnyConnection,
+    conn: &mut Conn<'_>,
     id: Uuid,
     details: &PaykeyDetails,
     now: Timestamp,
 ) -> Result<(), ApiError> {
-    sqlx::query("UPDATE paykey SET details = $1, balance_due_at = NULL, updated_at = $2 WHERE paykey_id = $3")
-        .bind(serde_json::to_string(details)?)
-        .bind(now.to_canonical())
-        .bind(id.to_string())
-        .execute(&mut *conn)
+    conn.execute("UPDATE paykey SET details = $1, balance_due_at = NULL, updated_at = $2 WHERE paykey_id = $3", crate::args![serde_json::to_string(details)?, now.to_canonical(), id.to_string()])
         .await?;
     Ok(())
 }
 
 /// A paykey by id in any account (background work).
 pub async fn get_any(
-    conn: &mut AnyConnection,
+    conn: &mut Conn<'_>,
     sealer: &Sealer,
     id: Uuid,
 ) -> Result<Option<PaykeyRecord>, ApiError> {
     let sql = format!("SELECT {COLUMNS} FROM paykey WHERE paykey_id = $1");
-    let row = sqlx::query(&sql)
-        .bind(id.to_string())
-        .fetch_optional(&mut *conn)
+    let row = conn
+        .fetch_optional(&sql, crate::args![id.to_string()])
         .await?;
     row.map(|row| from_row(&row, sealer)).transpose()
 }
 
 /// One page of an account's paykeys and the total count.
 pub async fn list(
-    conn: &mut AnyConnection,
+    conn: &mut Conn<'_>,
     sealer: &Sealer,
     account_id: Uuid,
     query: &PaykeyListQuery,
@@ -211,20 +193,18 @@ pub async fn list(
 /// Ids of paykeys with a due background verification (`column` = `due_at`)
 /// or balance refresh (`balance_due_at`).
 pub async fn due(
-    conn: &mut AnyConnection,
+    conn: &mut Conn<'_>,
     column: DueColumn,
     now: Timestamp,
     limit: i64,
 ) -> Result<Vec<Uuid>, ApiError> {
     let column = column.name();
     let sql = format!("SELECT paykey_id FROM paykey WHERE {column} IS NOT NULL AND {column} <= $1 ORDER BY {column} LIMIT $2");
-    let rows = sqlx::query(&sql)
-        .bind(now.to_canonical())
-        .bind(limit)
-        .fetch_all(&mut *conn)
+    let rows = conn
+        .fetch_all(&sql, crate::args![now.to_canonical(), limit])
         .await?;
     rows.iter()
-        .map(|row| parse_uuid(&row.try_get::<String, _>("paykey_id")?))
+        .map(|row| parse_uuid(&row.text("paykey_id")?))
         .collect()
 }
 
@@ -246,34 +226,32 @@ impl DueColumn {
     }
 }
 
-fn from_row(row: &AnyRow, sealer: &Sealer) -> Result<PaykeyRecord, ApiError> {
-    let id = parse_uuid(&row.try_get::<String, _>("paykey_id")?)?;
+fn from_row(row: &Row, sealer: &Sealer) -> Result<PaykeyRecord, ApiError> {
+    let id = parse_uuid(&row.text("paykey_id")?)?;
     let secret: PaykeySecret =
-        serde_json::from_slice(&sealer.open(&row.try_get::<String, _>("sealed")?, &context(id))?)?;
+        serde_json::from_slice(&sealer.open(&row.text("sealed")?, &context(id))?)?;
     Ok(PaykeyRecord {
         id,
-        account_id: parse_uuid(&row.try_get::<String, _>("account_id")?)?,
-        customer_id: parse_uuid(&row.try_get::<String, _>("customer_id")?)?,
-        source: parse_enum(&row.try_get::<String, _>("source")?)?,
-        status: parse_enum(&row.try_get::<String, _>("status")?)?,
-        institution_name: row.try_get("institution_name")?,
-        routing_number: row.try_get("routing_number")?,
-        account_type: parse_enum(&row.try_get::<String, _>("account_type")?)?,
-        external_id: row.try_get("external_id")?,
-        unblock_eligible: row
-            .try_get::<Option<i64>, _>("unblock_eligible")?
-            .map(|v| v != 0),
-        details: serde_json::from_str(&row.try_get::<String, _>("details")?)?,
+        account_id: parse_uuid(&row.text("account_id")?)?,
+        customer_id: parse_uuid(&row.text("customer_id")?)?,
+        source: parse_enum(&row.text("source")?)?,
+        status: parse_enum(&row.text("status")?)?,
+        institution_name: row.opt_text("institution_name")?,
+        routing_number: row.text("routing_number")?,
+        account_type: parse_enum(&row.text("account_type")?)?,
+        external_id: row.opt_text("external_id")?,
+        unblock_eligible: row.opt_int("unblock_eligible")?.map(|v| v != 0),
+        details: serde_json::from_str(&row.text("details")?)?,
         secret,
         due_at: row
-            .try_get::<Option<String>, _>("due_at")?
+            .opt_text("due_at")?
             .map(|t| parse_time(&t))
             .transpose()?,
         balance_due_at: row
-            .try_get::<Option<String>, _>("balance_due_at")?
+            .opt_text("balance_due_at")?
             .map(|t| parse_time(&t))
             .transpose()?,
-        created_at: parse_time(&row.try_get::<String, _>("created_at")?)?,
-        updated_at: parse_time(&row.try_get::<String, _>("updated_at")?)?,
+        created_at: parse_time(&row.text("created_at")?)?,
+        updated_at: parse_time(&row.text("updated_at")?)?,
     })
 }

@@ -44,9 +44,9 @@ async fn list(
     let paging = Paging::new(query.page_number, query.page_size)?;
     let statuses: Vec<PaykeyStatus> = parse_list("status", query.status.as_deref())?;
     let sources: Vec<PaykeySource> = parse_list("source", query.source.as_deref())?;
-    let mut conn = state.db.pool.acquire().await?;
+    let mut reader = state.db.reader().await?;
     let (records, total) = repo::list(
-        &mut conn,
+        &mut reader.conn(),
         &state.sealer,
         caller.account_id(),
         &query,
@@ -74,8 +74,8 @@ async fn get(
     caller: Caller,
     PathId(id): PathId,
 ) -> Result<Response, ApiError> {
-    let mut conn = state.db.pool.acquire().await?;
-    let record = repo::get(&mut conn, &state.sealer, caller.account_id(), id).await?;
+    let mut reader = state.db.reader().await?;
+    let record = repo::get(&mut reader.conn(), &state.sealer, caller.account_id(), id).await?;
     caller.object(StatusCode::OK, to_wire(&record, Reveal::Masked))
 }
 
@@ -88,8 +88,8 @@ async fn unmasked(
     PathId(id): PathId,
 ) -> Result<Response, ApiError> {
     caller.require_unmask()?;
-    let mut conn = state.db.pool.acquire().await?;
-    let record = repo::get(&mut conn, &state.sealer, caller.account_id(), id).await?;
+    let mut reader = state.db.reader().await?;
+    let record = repo::get(&mut reader.conn(), &state.sealer, caller.account_id(), id).await?;
     let mut paykey = to_wire(&record, Reveal::Everything);
     paykey.unblock_eligible = None;
     caller.object(StatusCode::OK, paykey)
@@ -103,8 +103,8 @@ async fn reveal(
     caller: Caller,
     PathId(id): PathId,
 ) -> Result<Response, ApiError> {
-    let mut conn = state.db.pool.acquire().await?;
-    let record = repo::get(&mut conn, &state.sealer, caller.account_id(), id).await?;
+    let mut reader = state.db.reader().await?;
+    let record = repo::get(&mut reader.conn(), &state.sealer, caller.account_id(), id).await?;
     let mut paykey = to_wire(&record, Reveal::Token);
     paykey.unblock_eligible = None;
     caller.object(StatusCode::OK, paykey)
@@ -162,8 +162,8 @@ async fn review(
     caller: Caller,
     PathId(id): PathId,
 ) -> Result<Response, ApiError> {
-    let mut conn = state.db.pool.acquire().await?;
-    let record = repo::get(&mut conn, &state.sealer, caller.account_id(), id).await?;
+    let mut reader = state.db.reader().await?;
+    let record = repo::get(&mut reader.conn(), &state.sealer, caller.account_id(), id).await?;
     let review = PaykeyReview {
         paykey_details: to_wire(&record, Reveal::Masked),
         verification_details: record.details.verification.clone(),

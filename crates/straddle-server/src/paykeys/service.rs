@@ -1,7 +1,7 @@
 //! Paykey operations: linking and every state change, each inside one
 //! write transaction.
 
-use sqlx::AnyConnection;
+use crate::sql::Conn;
 use straddle_types::customer::{CustomerStatus, ProcessingMethod};
 use straddle_types::paykey::{
     AccountType, Balance, BalanceStatus, Paykey, PaykeyConfig, PaykeyReviewDecision, PaykeySource,
@@ -70,7 +70,7 @@ pub fn effective_config(config: Option<PaykeyConfig>) -> PaykeyConfig {
 /// The customer a paykey or bridge session is for: 404 outside the scope,
 /// 422 when rejected or inactive. Returns the customer's name.
 pub async fn linkable_customer(
-    conn: &mut AnyConnection,
+    conn: &mut Conn<'_>,
     account_id: Uuid,
     customer_id: Uuid,
 ) -> Result<String, ApiError> {
@@ -92,7 +92,7 @@ pub async fn linkable_customer(
 /// Creates a paykey and runs (or schedules) its verification. Returns it
 /// with the full token.
 pub async fn link(
-    conn: &mut AnyConnection,
+    conn: &mut Conn<'_>,
     state: &AppState,
     account_id: Uuid,
     request: LinkRequest,
@@ -170,7 +170,7 @@ pub async fn link(
 
 /// Loads, changes and saves a paykey of `account_id`; returns it masked.
 async fn change(
-    conn: &mut AnyConnection,
+    conn: &mut Conn<'_>,
     state: &AppState,
     account_id: Uuid,
     id: Uuid,
@@ -210,7 +210,7 @@ fn not_in(record: &PaykeyRecord, action: &str) -> ApiError {
 
 /// Cancels a paykey: `inactive`, blocking new payments.
 pub async fn cancel(
-    conn: &mut AnyConnection,
+    conn: &mut Conn<'_>,
     state: &AppState,
     account_id: Uuid,
     id: Uuid,
@@ -238,7 +238,7 @@ pub async fn cancel(
 
 /// Decides a paykey in manual review.
 pub async fn decide_review(
-    conn: &mut AnyConnection,
+    conn: &mut Conn<'_>,
     state: &AppState,
     account_id: Uuid,
     id: Uuid,
@@ -276,7 +276,7 @@ pub async fn decide_review(
 
 /// Runs verification again (allowed from `active`, `review` and `rejected`).
 pub async fn refresh_review(
-    conn: &mut AnyConnection,
+    conn: &mut Conn<'_>,
     state: &AppState,
     account_id: Uuid,
     id: Uuid,
@@ -311,7 +311,7 @@ pub async fn refresh_review(
 
 /// Schedules a balance refresh (provider-linked paykeys only).
 pub async fn request_balance(
-    conn: &mut AnyConnection,
+    conn: &mut Conn<'_>,
     state: &AppState,
     account_id: Uuid,
     id: Uuid,
@@ -337,7 +337,7 @@ pub async fn request_balance(
 
 /// Reactivates a paykey blocked by an R29 return, once.
 pub async fn unblock(
-    conn: &mut AnyConnection,
+    conn: &mut Conn<'_>,
     state: &AppState,
     account_id: Uuid,
     id: Uuid,
@@ -365,7 +365,7 @@ pub async fn unblock(
 /// Sandbox: an ACH return arrives for the paykey and blocks it. Only `R29`
 /// (corporate customer advises not authorised) may be unblocked, once.
 pub async fn simulate_return(
-    conn: &mut AnyConnection,
+    conn: &mut Conn<'_>,
     state: &AppState,
     account_id: Uuid,
     id: Uuid,
@@ -412,7 +412,7 @@ pub async fn simulate_return(
 /// Applies a due background verification; false when nothing was due.
 /// Touches only plain columns, so it never needs the data keys.
 pub async fn complete_verification(
-    conn: &mut AnyConnection,
+    conn: &mut Conn<'_>,
     now: Timestamp,
     id: Uuid,
 ) -> Result<bool, ApiError> {
@@ -437,7 +437,7 @@ pub async fn complete_verification(
 
 /// Stores the result of a balance refresh (`None`: the provider failed).
 pub async fn complete_balance(
-    conn: &mut AnyConnection,
+    conn: &mut Conn<'_>,
     now: Timestamp,
     id: Uuid,
     cents: Option<i64>,

@@ -5,7 +5,6 @@
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::http::{header, HeaderMap};
-use sqlx::Row;
 use straddle_types::paykey::PaykeyConfig;
 use uuid::Uuid;
 
@@ -96,21 +95,17 @@ struct StoredSession {
 
 /// Loads an unused session: unknown → invalid, with a paykey → used.
 async fn load(state: &AppState, bridge_token_id: Uuid) -> Result<StoredSession, ApiError> {
-    let row = sqlx::query(
-        "SELECT account_id, customer_id, config, external_id, paykey_id FROM bridge_session WHERE bridge_token_id = $1",
-    )
-    .bind(bridge_token_id.to_string())
-    .fetch_optional(&state.db.pool)
+    let row = state.db.reader().await?.conn().fetch_optional("SELECT account_id, customer_id, config, external_id, paykey_id FROM bridge_session WHERE bridge_token_id = $1", crate::args![bridge_token_id.to_string()])
     .await?
     .ok_or(ApiError::BridgeToken(TokenProblem::Invalid))?;
-    if row.try_get::<Option<String>, _>("paykey_id")?.is_some() {
+    if row.opt_text("paykey_id")?.is_some() {
         return Err(ApiError::BridgeToken(TokenProblem::Used));
     }
     Ok(StoredSession {
-        account_id: parse_uuid(&row.try_get::<String, _>("account_id")?)?,
-        customer_id: parse_uuid(&row.try_get::<String, _>("customer_id")?)?,
-        config: serde_json::from_str(&row.try_get::<String, _>("config")?)?,
-        external_id: row.try_get("external_id")?,
+        account_id: parse_uuid(&row.text("account_id")?)?,
+        customer_id: parse_uuid(&row.text("customer_id")?)?,
+        config: serde_json::from_str(&row.text("config")?)?,
+        external_id: row.opt_text("external_id")?,
     })
 }
 
@@ -118,18 +113,13 @@ async fn load(state: &AppState, bridge_token_id: Uuid) -> Result<StoredSession, 
 /// created the paykey. A session that already has one refuses, so two
 /// concurrent links cannot both commit.
 pub async fn claim(
-    conn: &mut sqlx::AnyConnection,
+    conn: &mut crate::sql::Conn<'_>,
     bridge_token_id: Uuid,
     paykey_id: Uuid,
 ) -> Result<(), ApiError> {
-    let claimed = sqlx::query(
-        "UPDATE bridge_session SET paykey_id = $1 WHERE bridge_token_id = $2 AND paykey_id IS NULL",
-    )
-    .bind(paykey_id.to_string())
-    .bind(bridge_token_id.to_string())
-    .execute(&mut *conn)
+    let claimed = conn.execute("UPDATE bridge_session SET paykey_id = $1 WHERE bridge_token_id = $2 AND paykey_id IS NULL", crate::args![paykey_id.to_string(), bridge_token_id.to_string()])
     .await?
-    .rows_affected();
+    ;
     match claimed {
         1 => Ok(()),
         _ => Err(ApiError::BridgeToken(TokenProblem::Used)),

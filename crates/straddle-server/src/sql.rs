@@ -1,0 +1,336 @@
+//! The one query interface the repositories use, over either driver: sqlx
+//! (PostgreSQL, and SQLite reads) or rusqlite (the SQLite writer thread,
+//! where a statement is a function call rather than a round trip to another
+//! thread). Values are the portable subset the schema uses: text, 64-bit
+//! integers and NULL.
+
+use futures::future::BoxFuture;
+use sqlx::{AnyConnection, Row as _};
+
+use crate::error::ApiError;
+
+/// A connection the repositories run statements on.
+pub enum Conn<'c> {
+    /// An sqlx connection (PostgreSQL, or an SQLite reader).
+    Sqlx(&'c mut AnyConnection),
+    /// The SQLite writer's own connection.
+    Sqlite(&'c mut rusqlite::Connection),
+}
+
+impl std::fmt::Debug for Conn<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Conn::Sqlx(_) => "Conn::Sqlx",
+            Conn::Sqlite(_) => "Conn::Sqlite",
+        })
+    }
+}
+
+/// Work that runs inside a write transaction.
+pub type WriteFn<T> =
+    Box<dyn for<'a, 'c> FnOnce(&'a mut Conn<'c>) -> BoxFuture<'a, Result<T, ApiError>> + Send>;
+
+/// A statement parameter.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Arg {
+    /// Text.
+    Text(String),
+    /// A 64-bit integer.
+    Int(i64),
+    /// NULL in a text column.
+    NullText,
+    /// NULL in an integer column.
+    NullInt,
+}
+
+impl From<String> for Arg {
+    fn from(value: String) -> Self {
+        Arg::Text(value)
+    }
+}
+
+impl From<&str> for Arg {
+    fn from(value: &str) -> Self {
+        Arg::Text(value.to_string())
+    }
+}
+
+impl From<&String> for Arg {
+    fn from(value: &String) -> Self {
+        Arg::Text(value.clone())
+    }
+}
+
+impl From<i64> for Arg {
+    fn from(value: i64) -> Self {
+        Arg::Int(value)
+    }
+}
+
+impl From<Option<String>> for Arg {
+    fn from(value: Option<String>) -> Self {
+        value.map_or(Arg::NullText, Arg::Text)
+    }
+}
+
+impl From<Option<i64>> for Arg {
+    fn from(value: Option<i64>) -> Self {
+        value.map_or(Arg::NullInt, Arg::Int)
+    }
+}
+
+/// Builds a parameter list: `args![a, b, c]`.
+#[macro_export]
+macro_rules! args {
+    ($($value:expr),* $(,)?) => { vec![$($crate::sql::Arg::from($value)),*] };
+}
+
+/// A column value.
+#[derive(Clone, Debug, PartialEq)]
+enum Value {
+    Text(String),
+    Int(i64),
+    Null,
+}
+
+/// A result row, columns by name.
+#[derive(Clone, Debug)]
+pub struct Row(Vec<(String, Value)>);
+
+impl Row {
+    fn value(&self, name: &str) -> Result<&Value, ApiError> {
+        self.0
+            .iter()
+            .find(|(column, _)| column == name)
+            .map(|(_, value)| value)
+            .ok_or_else(|| ApiError::Internal(format!("no column {name}")))
+    }
+
+    /// A text column that may be NULL.
+    pub fn opt_text(&self, name: &str) -> Result<Option<String>, ApiError> {
+        match self.value(name)? {
+            Value::Text(text) => Ok(Some(text.clone())),
+            Value::Null => Ok(None),
+            Value::Int(_) => Err(ApiError::Internal(format!("column {name} is not text"))),
+        }
+    }
+
+    /// A text column.
+    pub fn text(&self, name: &str) -> Result<String, ApiError> {
+        self.opt_text(name)?
+            .ok_or_else(|| ApiError::Internal(format!("column {name} is NULL")))
+    }
+
+    /// An integer column that may be NULL.
+    pub fn opt_int(&self, name: &str) -> Result<Option<i64>, ApiError> {
+        match self.value(name)? {
+            Value::Int(value) => Ok(Some(*value)),
+            Value::Null => Ok(None),
+            Value::Text(_) => Err(ApiError::Internal(format!(
+                "column {name} is not an integer"
+            ))),
+        }
+    }
+
+    /// An integer column.
+    pub fn int(&self, name: &str) -> Result<i64, ApiError> {
+        self.opt_int(name)?
+            .ok_or_else(|| ApiError::Internal(format!("column {name} is NULL")))
+    }
+}
+
+impl Conn<'_> {
+    /// Runs a statement; returns the number of rows it changed.
+    pub async fn execute(&mut self, sql: &str, args: Vec<Arg>) -> Result<u64, ApiError> {
+        match self {
+            Conn::Sqlx(conn) => Ok(bind(sqlx::query(sql), args)
+                .execute(&mut **conn)
+                .await?
+                .rows_affected()),
+            Conn::Sqlite(conn) => {
+                let mut statement = conn.prepare_cached(sql).map_err(sqlite_error)?;
+                bind_numbered(&mut statement, &args).map_err(sqlite_error)?;
+                Ok(statement.raw_execute().map_err(sqlite_error)? as u64)
+            }
+        }
+    }
+
+    /// Runs an `INSERT`; `false` when a unique constraint refused it.
+    pub async fn insert_unique(&mut self, sql: &str, args: Vec<Arg>) -> Result<bool, ApiError> {
+        match self {
+            Conn::Sqlx(conn) => match bind(sqlx::query(sql), args).execute(&mut **conn).await {
+                Ok(_) => Ok(true),
+                Err(sqlx::Error::Database(error)) if error.is_unique_violation() => Ok(false),
+                Err(error) => Err(error.into()),
+            },
+            Conn::Sqlite(conn) => {
+                let mut statement = conn.prepare_cached(sql).map_err(sqlite_error)?;
+                bind_numbered(&mut statement, &args).map_err(sqlite_error)?;
+                match statement.raw_execute() {
+                    Ok(_) => Ok(true),
+                    Err(rusqlite::Error::SqliteFailure(error, _))
+                        if error.code == rusqlite::ErrorCode::ConstraintViolation =>
+                    {
+                        Ok(false)
+                    }
+                    Err(error) => Err(sqlite_error(error)),
+                }
+            }
+        }
+    }
+
+    /// All rows of a query.
+    pub async fn fetch_all(&mut self, sql: &str, args: Vec<Arg>) -> Result<Vec<Row>, ApiError> {
+        match self {
+            Conn::Sqlx(conn) => {
+                let rows = bind(sqlx::query(sql), args).fetch_all(&mut **conn).await?;
+                rows.iter().map(from_sqlx).collect()
+            }
+            Conn::Sqlite(conn) => {
+                let mut statement = conn.prepare_cached(sql).map_err(sqlite_error)?;
+                let names: Vec<String> = statement
+                    .column_names()
+                    .iter()
+                    .map(|n| n.to_string())
+                    .collect();
+                bind_numbered(&mut statement, &args).map_err(sqlite_error)?;
+                let mut rows = statement.raw_query();
+                let mut out = Vec::new();
+                while let Some(row) = rows.next().map_err(sqlite_error)? {
+                    out.push(from_rusqlite(row, &names)?);
+                }
+                Ok(out)
+            }
+        }
+    }
+
+    /// The first row of a query, if any.
+    pub async fn fetch_optional(
+        &mut self,
+        sql: &str,
+        args: Vec<Arg>,
+    ) -> Result<Option<Row>, ApiError> {
+        Ok(self.fetch_all(sql, args).await?.into_iter().next())
+    }
+
+    /// Exactly one row.
+    pub async fn fetch_one(&mut self, sql: &str, args: Vec<Arg>) -> Result<Row, ApiError> {
+        self.fetch_optional(sql, args)
+            .await?
+            .ok_or_else(|| ApiError::Internal("query returned no row".into()))
+    }
+}
+
+fn bind<'q>(
+    mut query: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>,
+    args: Vec<Arg>,
+) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>> {
+    for arg in args {
+        query = match arg {
+            Arg::Text(text) => query.bind(text),
+            Arg::Int(value) => query.bind(value),
+            Arg::NullText => query.bind(None::<String>),
+            Arg::NullInt => query.bind(None::<i64>),
+        };
+    }
+    query
+}
+
+/// Binds `args[i]` to `$(i+1)` wherever it appears: SQLite numbers named
+/// parameters by first appearance, not by the digits in their names.
+fn bind_numbered(
+    statement: &mut rusqlite::CachedStatement<'_>,
+    args: &[Arg],
+) -> rusqlite::Result<()> {
+    for (position, arg) in args.iter().enumerate() {
+        if let Some(index) = statement.parameter_index(&format!("${}", position + 1))? {
+            statement.raw_bind_parameter(index, arg)?;
+        }
+    }
+    Ok(())
+}
+
+fn from_sqlx(row: &sqlx::any::AnyRow) -> Result<Row, ApiError> {
+    use sqlx::Column as _;
+    let mut columns = Vec::with_capacity(row.len());
+    for (index, column) in row.columns().iter().enumerate() {
+        let value = match row.try_get::<Option<String>, _>(index) {
+            Ok(Some(text)) => Value::Text(text),
+            Ok(None) => Value::Null,
+            Err(_) => row
+                .try_get::<Option<i64>, _>(index)?
+                .map_or(Value::Null, Value::Int),
+        };
+        columns.push((column.name().to_string(), value));
+    }
+    Ok(Row(columns))
+}
+
+fn from_rusqlite(row: &rusqlite::Row<'_>, names: &[String]) -> Result<Row, ApiError> {
+    use rusqlite::types::ValueRef;
+    let mut columns = Vec::with_capacity(names.len());
+    for (index, name) in names.iter().enumerate() {
+        let value = match row.get_ref(index).map_err(sqlite_error)? {
+            ValueRef::Null => Value::Null,
+            ValueRef::Integer(value) => Value::Int(value),
+            ValueRef::Text(text) => Value::Text(String::from_utf8_lossy(text).into_owned()),
+            ValueRef::Real(_) | ValueRef::Blob(_) => {
+                return Err(ApiError::Internal(format!(
+                    "column {name} has an unsupported type"
+                )));
+            }
+        };
+        columns.push((name.clone(), value));
+    }
+    Ok(Row(columns))
+}
+
+impl rusqlite::ToSql for Arg {
+    fn to_sql(&self) -> rusqlite::Result<rusqlite::types::ToSqlOutput<'_>> {
+        use rusqlite::types::{ToSqlOutput, ValueRef};
+        Ok(match self {
+            Arg::Text(text) => ToSqlOutput::Borrowed(ValueRef::Text(text.as_bytes())),
+            Arg::Int(value) => ToSqlOutput::Borrowed(ValueRef::Integer(*value)),
+            Arg::NullText | Arg::NullInt => ToSqlOutput::Borrowed(ValueRef::Null),
+        })
+    }
+}
+
+fn sqlite_error(error: rusqlite::Error) -> ApiError {
+    ApiError::Internal(format!("database: {error}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sqlite_parameters_bind_by_their_number_not_their_order() {
+        let mut connection = rusqlite::Connection::open_in_memory().unwrap();
+        connection
+            .execute_batch("CREATE TABLE t (a TEXT, b BIGINT)")
+            .unwrap();
+        let mut conn = Conn::Sqlite(&mut connection);
+        futures::executor::block_on(async {
+            conn.execute("INSERT INTO t (b, a) VALUES ($2, $1)", crate::args!["x", 7])
+                .await
+                .unwrap();
+            let row = conn
+                .fetch_one(
+                    "SELECT a, b FROM t WHERE b = $2 AND a = $1",
+                    crate::args!["x", 7],
+                )
+                .await
+                .unwrap();
+            assert_eq!(
+                (row.text("a").unwrap(), row.int("b").unwrap()),
+                ("x".to_string(), 7)
+            );
+            let absent = conn
+                .fetch_optional("SELECT a FROM t WHERE a = $1", crate::args![None::<String>])
+                .await
+                .unwrap();
+            assert!(absent.is_none());
+        });
+    }
+}
