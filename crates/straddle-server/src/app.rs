@@ -265,7 +265,7 @@ async fn health(State(state): State<AppState>) -> Result<Response, ApiError> {
         .reader()
         .await?
         .conn()
-        .execute("SELECT 1", vec![])
+        .fetch_one("SELECT 1 AS ok", vec![])
         .await?;
     Ok(Json(serde_json::json!({"status": "ok"})).into_response())
 }

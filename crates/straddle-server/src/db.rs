@@ -10,7 +10,9 @@
 //! so a job costs no hand-offs between threads. On PostgreSQL each job is
 //! its own transaction, so several server instances can share the database.
 
+use std::path::{Path, PathBuf};
 use std::str::FromStr;
+use std::sync::{Arc, Mutex};
 
 use futures::future::BoxFuture;
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
@@ -44,10 +46,50 @@ pub enum Backend {
 /// The database handle shared by all requests.
 #[derive(Clone, Debug)]
 pub struct Db {
-    /// Connections for reads (and, on PostgreSQL, writes).
+    /// sqlx connections: migrations, and on PostgreSQL all reads and writes.
     pub pool: AnyPool,
     backend: Backend,
     writer: Option<mpsc::Sender<Job>>,
+    sqlite_readers: Option<Arc<SqliteReaders>>,
+}
+
+/// Idle read-only SQLite connections, reused across requests.
+#[derive(Debug)]
+struct SqliteReaders {
+    path: PathBuf,
+    idle: Mutex<Vec<rusqlite::Connection>>,
+}
+
+/// Most idle SQLite readers kept open.
+const MAX_IDLE_READERS: usize = 16;
+
+impl SqliteReaders {
+    fn take(&self) -> Result<rusqlite::Connection, ApiError> {
+        let idle = self.idle.lock().unwrap_or_else(|e| e.into_inner()).pop();
+        match idle {
+            Some(conn) => Ok(conn),
+            None => {
+                open_reader(&self.path).map_err(|e| ApiError::Internal(format!("database: {e}")))
+            }
+        }
+    }
+
+    fn give_back(&self, conn: rusqlite::Connection) {
+        let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
+        if idle.len() < MAX_IDLE_READERS {
+            idle.push(conn);
+        }
+    }
+}
+
+fn open_reader(path: &Path) -> rusqlite::Result<rusqlite::Connection> {
+    use rusqlite::OpenFlags;
+    let conn = rusqlite::Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )?;
+    conn.execute_batch("PRAGMA busy_timeout = 5000;")?;
+    Ok(conn)
 }
 
 /// Most jobs a single SQLite transaction takes by default.
@@ -111,10 +153,18 @@ impl Db {
             }
             Backend::Postgres => None,
         };
+        let sqlite_readers = match backend {
+            Backend::Sqlite => Some(Arc::new(SqliteReaders {
+                path: crate::config::sqlite_path(&url).unwrap_or_default(),
+                idle: Mutex::new(Vec::new()),
+            })),
+            Backend::Postgres => None,
+        };
         Ok(Db {
             pool,
             backend,
             writer,
+            sqlite_readers,
         })
     }
 
@@ -124,8 +174,14 @@ impl Db {
     }
 
     /// A connection for reads.
+    /// On SQLite a read-only rusqlite connection whose statements run on the
+    /// calling thread (reads are short: by key, or one bounded page); on
+    /// PostgreSQL a pooled sqlx connection.
     pub async fn reader(&self) -> Result<Reader, ApiError> {
-        Ok(Reader(self.pool.acquire().await?))
+        Ok(match &self.sqlite_readers {
+            Some(readers) => Reader(ReaderConn::Sqlite(Some(readers.take()?), readers.clone())),
+            None => Reader(ReaderConn::Sqlx(self.pool.acquire().await?)),
+        })
     }
 
     /// Runs `work` in a write transaction and returns once it is durably
@@ -180,14 +236,38 @@ fn sqlite_url(url: &str) -> Result<String, sqlx::Error> {
     })
 }
 
-/// A pooled connection for reads.
+/// A connection for reads, returned to its pool when dropped.
 #[derive(Debug)]
-pub struct Reader(PoolConnection<Any>);
+pub struct Reader(ReaderConn);
+
+#[derive(Debug)]
+enum ReaderConn {
+    /// A pooled sqlx connection (PostgreSQL).
+    Sqlx(PoolConnection<Any>),
+    /// A read-only SQLite connection (taken out only on drop) and its pool.
+    Sqlite(Option<rusqlite::Connection>, Arc<SqliteReaders>),
+}
 
 impl Reader {
     /// The connection, for repository calls.
     pub fn conn(&mut self) -> Conn<'_> {
-        Conn::Sqlx(&mut self.0)
+        match &mut self.0 {
+            ReaderConn::Sqlx(conn) => Conn::Sqlx(conn),
+            ReaderConn::Sqlite(Some(conn), _) => Conn::Sqlite(conn),
+            ReaderConn::Sqlite(None, _) => {
+                unreachable!("a reader's connection leaves only when it is dropped")
+            }
+        }
+    }
+}
+
+impl Drop for Reader {
+    fn drop(&mut self) {
+        if let ReaderConn::Sqlite(conn, readers) = &mut self.0 {
+            if let Some(conn) = conn.take() {
+                readers.give_back(conn);
+            }
+        }
     }
 }
 
