@@ -317,3 +317,28 @@ fn run_batch(
     }
     conn.execute_batch("RELEASE SAVEPOINT job; COMMIT")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_writer_connection_gets_every_pragma() {
+        let dir = std::env::temp_dir().join(format!("straddle-pragmas-{}", uuid::Uuid::now_v7()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let conn = rusqlite::Connection::open(dir.join("p.db")).unwrap();
+        conn.execute_batch(SQLITE_PRAGMAS).unwrap();
+        let pragma = |name: &str| -> String {
+            conn.query_row(&format!("PRAGMA {name}"), [], |row| {
+                row.get::<_, rusqlite::types::Value>(0)
+            })
+            .map(|v| format!("{v:?}"))
+            .unwrap()
+        };
+        assert_eq!(pragma("journal_mode"), "Text(\"wal\")");
+        assert_eq!(pragma("synchronous"), "Integer(2)", "FULL");
+        assert_eq!(pragma("foreign_keys"), "Integer(1)");
+        assert_eq!(pragma("busy_timeout"), "Integer(5000)");
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+}
