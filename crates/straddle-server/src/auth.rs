@@ -15,7 +15,6 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
-use sqlx::Row;
 use subtle::ConstantTimeEq;
 use uuid::Uuid;
 
@@ -24,6 +23,7 @@ use crate::app::AppState;
 use crate::config::Environment;
 use crate::db::Db;
 use crate::error::ApiError;
+use crate::store::parse_uuid;
 
 /// Who is calling, and for which account.
 #[derive(Clone, Debug)]
@@ -130,21 +130,23 @@ impl KeyVerifier {
     }
 
     async fn load_key(&self, db: &Db, key_id: Uuid) -> Result<Option<Arc<KeyEntry>>, ApiError> {
-        let row =
-            sqlx::query("SELECT account_id, key_hash, revoked_at FROM api_key WHERE key_id = $1")
-                .bind(key_id.to_string())
-                .fetch_optional(&db.pool)
-                .await?;
+        let row = db
+            .reader()
+            .await?
+            .conn()
+            .fetch_optional(
+                "SELECT account_id, key_hash, revoked_at FROM api_key WHERE key_id = $1",
+                crate::args![key_id.to_string()],
+            )
+            .await?;
         let Some(row) = row else { return Ok(None) };
-        if row.try_get::<Option<String>, _>("revoked_at")?.is_some() {
+        if row.opt_text("revoked_at")?.is_some() {
             write(&self.revoked).insert(key_id);
             return Ok(None);
         }
-        let account_id = Uuid::parse_str(&row.try_get::<String, _>("account_id")?)
-            .map_err(|e| ApiError::Internal(e.to_string()))?;
         let entry = Arc::new(KeyEntry {
-            account_id,
-            hash: row.try_get("key_hash")?,
+            account_id: parse_uuid(&row.text("account_id")?)?,
+            hash: row.text("key_hash")?,
         });
         write(&self.keys).insert(key_id, entry.clone());
         Ok(Some(entry))
@@ -152,12 +154,18 @@ impl KeyVerifier {
 
     /// Reloads the set of revoked key ids.
     pub async fn refresh_revocations(&self, db: &Db) -> Result<(), ApiError> {
-        let rows = sqlx::query("SELECT key_id FROM api_key WHERE revoked_at IS NOT NULL")
-            .fetch_all(&db.pool)
+        let rows = db
+            .reader()
+            .await?
+            .conn()
+            .fetch_all(
+                "SELECT key_id FROM api_key WHERE revoked_at IS NOT NULL",
+                vec![],
+            )
             .await?;
         let revoked: HashSet<Uuid> = rows
             .iter()
-            .filter_map(|row| row.try_get::<String, _>("key_id").ok())
+            .filter_map(|row| row.text("key_id").ok())
             .filter_map(|id| Uuid::parse_str(&id).ok())
             .collect();
         *write(&self.revoked) = revoked;

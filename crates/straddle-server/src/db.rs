@@ -36,7 +36,7 @@ struct Ran {
 
 /// Which database is behind the seam.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Backend {
+enum Backend {
     /// Embedded SQLite (WAL, group commit).
     Sqlite,
     /// PostgreSQL (shared by several instances).
@@ -48,7 +48,6 @@ pub enum Backend {
 pub struct Db {
     /// sqlx connections: migrations, and on PostgreSQL all reads and writes.
     pub pool: AnyPool,
-    backend: Backend,
     writer: Option<mpsc::Sender<Job>>,
     sqlite_readers: Option<Arc<SqliteReaders>>,
 }
@@ -162,15 +161,9 @@ impl Db {
         };
         Ok(Db {
             pool,
-            backend,
             writer,
             sqlite_readers,
         })
-    }
-
-    /// The backend in use.
-    pub fn backend(&self) -> Backend {
-        self.backend
     }
 
     /// A connection for reads.
