@@ -8,7 +8,7 @@ use std::sync::Arc;
 use crate::sql::Conn;
 use axum::extract::{FromRequestParts, State};
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, Method, StatusCode};
+use axum::http::{HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{middleware, Json, Router};
@@ -77,7 +77,7 @@ pub struct Caller {
     pub context: RequestContext,
     /// Who calls, acting for which account.
     pub principal: Principal,
-    headers: HeaderMap,
+    idempotency_key: Option<HeaderValue>,
     method: Method,
     path: String,
 }
@@ -98,7 +98,7 @@ impl<S: Send + Sync> FromRequestParts<S> for Caller {
                 .get::<Principal>()
                 .cloned()
                 .ok_or_else(missing)?,
-            headers: parts.headers.clone(),
+            idempotency_key: parts.headers.get("idempotency-key").cloned(),
             method: parts.method.clone(),
             path: parts.uri.path().to_string(),
         })
@@ -144,7 +144,7 @@ impl Caller {
     {
         let environment = state.config.environment.as_str();
         let mutation = Mutation::new(
-            &self.headers,
+            self.idempotency_key.as_ref(),
             &self.principal,
             environment,
             &self.method,

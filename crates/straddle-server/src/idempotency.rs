@@ -5,7 +5,7 @@
 //! the same key with a different request is 409. Keys live 24 hours.
 
 use crate::sql::Conn;
-use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
+use axum::http::{HeaderValue, Method, StatusCode};
 use axum::response::Response;
 use chrono::Duration;
 use serde::Serialize;
@@ -30,16 +30,16 @@ pub struct Mutation {
 }
 
 impl Mutation {
-    /// Reads and checks the `Idempotency-Key` header (10–40 characters).
+    /// Checks the `Idempotency-Key` header value, if sent (10–40 characters).
     pub fn new(
-        headers: &HeaderMap,
+        idempotency_key: Option<&HeaderValue>,
         principal: &Principal,
         environment: &str,
         method: &Method,
         path: &str,
         body: &serde_json::Value,
     ) -> Result<Mutation, ApiError> {
-        let Some(value) = headers.get("idempotency-key") else {
+        let Some(value) = idempotency_key else {
             return Ok(Mutation {
                 scope_hash: None,
                 fingerprint: String::new(),
