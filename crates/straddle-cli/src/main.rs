@@ -11,8 +11,9 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use straddle_server::admin;
 use straddle_server::config::{default_database_url, default_secrets_file, Config, Environment};
-use straddle_server::db::Db;
-use straddle_server::secrets::Secrets;
+use straddle_server::security::secrets::Secrets;
+use straddle_server::storage::db::{Db, DbOptions};
+use straddle_server::write::pipeline::Pipeline;
 use straddle_server::{telemetry, Application, SystemClock};
 use uuid::Uuid;
 
@@ -62,10 +63,11 @@ impl Storage {
             .unwrap_or_else(|| default_secrets_file(&self.database_url()))
     }
 
-    async fn open(&self) -> anyhow::Result<(Db, Secrets)> {
+    /// The admin pipeline on the database, and the secrets.
+    async fn open(&self, environment: Environment) -> anyhow::Result<(Pipeline, Secrets)> {
         let secrets = Secrets::load_or_create(&self.secrets_file())?;
         let db = Db::connect(&self.database_url()).await?;
-        Ok((db, secrets))
+        Ok((admin::pipeline(db, &secrets, environment), secrets))
     }
 }
 
@@ -95,6 +97,37 @@ struct ServeArgs {
         hide = true
     )]
     sqlite_batch_limit: usize,
+    #[command(flatten)]
+    database: DatabaseArgs,
+    /// Names this instance in background-job claims and in PostgreSQL's
+    /// application_name (default: straddle-<pid>-<random>).
+    #[arg(long, env = "STRADDLE_INSTANCE_ID")]
+    instance_id: Option<String>,
+}
+
+/// PostgreSQL connections: pool size and the bounds on every wait.
+#[derive(Args)]
+struct DatabaseArgs {
+    /// Most PostgreSQL connections this instance holds.
+    #[arg(long, env = "STRADDLE_DB_POOL_SIZE", default_value_t = 16)]
+    db_pool_size: u32,
+    /// Longest wait for a pooled connection; then 503 with x-should-retry.
+    #[arg(long, env = "STRADDLE_DB_ACQUIRE_TIMEOUT_MS", default_value_t = 5_000)]
+    db_acquire_timeout_ms: u64,
+    /// PostgreSQL statement_timeout of the server's sessions.
+    #[arg(
+        long,
+        env = "STRADDLE_DB_STATEMENT_TIMEOUT_MS",
+        default_value_t = 10_000
+    )]
+    db_statement_timeout_ms: u64,
+    /// PostgreSQL idle_in_transaction_session_timeout of the server's sessions.
+    #[arg(
+        long,
+        env = "STRADDLE_DB_IDLE_IN_TRANSACTION_TIMEOUT_MS",
+        default_value_t = 30_000
+    )]
+    db_idle_in_transaction_timeout_ms: u64,
 }
 
 /// Real Plaid and Quiltt. Without them the deterministic sandbox provider
@@ -283,25 +316,38 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     config.background_delay = Duration::from_millis(args.background_delay_ms);
     config.rate_limit_per_second = args.rate_limit;
     config.live_providers = args.providers.live();
-    config.write_batch_limit = args.sqlite_batch_limit;
+    config.db = DbOptions {
+        pool_size: args.database.db_pool_size,
+        acquire_timeout: Duration::from_millis(args.database.db_acquire_timeout_ms),
+        statement_timeout: Duration::from_millis(args.database.db_statement_timeout_ms),
+        idle_in_transaction_timeout: Duration::from_millis(
+            args.database.db_idle_in_transaction_timeout_ms,
+        ),
+        max_batch: args.sqlite_batch_limit,
+        ..DbOptions::default()
+    };
+    if let Some(instance_id) = args.instance_id {
+        config.instance_id = instance_id;
+    }
     let environment = config.environment;
     let app = Application::build(config, Arc::new(SystemClock)).await?;
-    if admin::is_empty(&app.state().db).await? {
-        let secrets = Secrets::load_or_create(&args.storage.secrets_file())?;
-        let created = admin::bootstrap(
-            &app.state().db,
-            &secrets,
-            "Sandbox Platform",
-            environment,
-            false,
-        )
-        .await?;
+    let secrets = Secrets::load_or_create(&args.storage.secrets_file())?;
+    let created = admin::bootstrap_if_empty(
+        &app.state().pipeline,
+        &secrets,
+        "Sandbox Platform",
+        environment,
+    )
+    .await?;
+    if let Some(created) = created {
         println!(
             "This database was empty, so a {} platform account {} was created. Its API key is shown only this once; store it now:",
             environment.as_str(),
             created.account.id
         );
         println!("{}", created.api_key.0);
+    } else {
+        tracing::info!("the database is already set up; issue an API key with `straddle admin keys create --account ACCOUNT_ID`");
     }
     println!("listening on http://{}", app.local_addr()?);
     app.run(shutdown_signal()).await?;
@@ -340,9 +386,10 @@ async fn run_admin(command: AdminCommand) -> anyhow::Result<()> {
             allow_unmask,
             output,
         } => {
-            let (db, secrets) = storage.open().await?;
+            let (pipeline, secrets) = storage.open(environment.into()).await?;
             let created =
-                admin::bootstrap(&db, &secrets, &name, environment.into(), allow_unmask).await?;
+                admin::bootstrap(&pipeline, &secrets, &name, environment.into(), allow_unmask)
+                    .await?;
             let json = serde_json::json!({
                 "account_id": created.account.id,
                 "api_key": created.api_key.0,
@@ -366,9 +413,10 @@ async fn run_admin(command: AdminCommand) -> anyhow::Result<()> {
             environment,
             output,
         }) => {
-            let (db, _) = storage.open().await?;
+            let (pipeline, _) = storage.open(environment.into()).await?;
             let account =
-                admin::create_account(&db, &name, parent, environment.into(), allow_unmask).await?;
+                admin::create_account(&pipeline, &name, parent, environment.into(), allow_unmask)
+                    .await?;
             let json = serde_json::json!({"account_id": account.id, "parent_id": account.parent_id, "name": account.name});
             print(output, &json, &format!("Created account {}.", account.id));
         }
@@ -377,8 +425,8 @@ async fn run_admin(command: AdminCommand) -> anyhow::Result<()> {
             account,
             output,
         }) => {
-            let (db, secrets) = storage.open().await?;
-            let (key_id, api_key) = admin::create_key(&db, &secrets, account).await?;
+            let (pipeline, secrets) = storage.open(Environment::Sandbox).await?;
+            let (key_id, api_key) = admin::create_key(&pipeline, &secrets, account).await?;
             let json =
                 serde_json::json!({"api_key": api_key.0, "key_id": key_id, "account_id": account});
             print(
@@ -388,8 +436,8 @@ async fn run_admin(command: AdminCommand) -> anyhow::Result<()> {
             );
         }
         AdminCommand::Keys(KeysCommand::Revoke { storage, key_id }) => {
-            let (db, _) = storage.open().await?;
-            admin::revoke_key(&db, key_id).await?;
+            let (pipeline, _) = storage.open(Environment::Sandbox).await?;
+            admin::revoke_key(&pipeline, key_id).await?;
             println!("Revoked key {key_id}. Running servers refuse it within a few seconds.");
         }
     }

@@ -4,7 +4,7 @@
 
 use std::fmt;
 
-use crate::sql::Conn;
+use crate::storage::sql::Conn;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -12,6 +12,7 @@ use uuid::Uuid;
 
 use crate::config::Environment;
 use crate::error::ApiError;
+use crate::write::pipeline::{Command, WriteContext};
 
 /// An account: a platform, or an embedded account of one.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -120,11 +121,12 @@ pub async fn find_account(conn: &mut Conn<'_>, id: Uuid) -> Result<Option<Accoun
     .transpose()
 }
 
-/// Number of accounts (to detect an empty database).
-pub async fn count_accounts(conn: &mut Conn<'_>) -> Result<i64, ApiError> {
-    conn.fetch_one("SELECT COUNT(*) AS n FROM account", vec![])
+/// Whether the database has any account.
+async fn any_account(conn: &mut Conn<'_>) -> Result<bool, ApiError> {
+    Ok(conn
+        .fetch_optional("SELECT account_id FROM account LIMIT 1", vec![])
         .await?
-        .int("n")
+        .is_some())
 }
 
 /// Mints and stores a new API key for `account`.
@@ -179,4 +181,147 @@ pub async fn revoke_key(conn: &mut Conn<'_>, key_id: Uuid, now: &str) -> Result<
         )
         .await?;
     Ok(exists.is_some())
+}
+
+/// The lock that serialises first-start bootstraps across instances.
+const BOOTSTRAP_LOCK: i64 = 0x5354_5241_4444_4c45;
+
+/// A new platform account with its first API key.
+#[derive(Debug)]
+pub struct Bootstrapped {
+    /// The platform account.
+    pub account: Account,
+    /// Its key id.
+    pub key_id: Uuid,
+    /// The key, shown once.
+    pub api_key: ApiKey,
+}
+
+/// Creates a platform account and its first API key; with `only_if_empty`,
+/// only when the database has no account yet (`None` otherwise).
+pub struct Bootstrap {
+    /// Account name.
+    pub name: String,
+    /// Environment its keys work in.
+    pub environment: Environment,
+    /// Whether it may call the unmasked endpoints.
+    pub allow_unmask: bool,
+    /// The API-key signing secret.
+    pub signing_key: Vec<u8>,
+    /// Create nothing when an account exists.
+    pub only_if_empty: bool,
+}
+
+impl fmt::Debug for Bootstrap {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Bootstrap")
+            .field("name", &self.name)
+            .field("only_if_empty", &self.only_if_empty)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Command for Bootstrap {
+    type Output = Option<Bootstrapped>;
+
+    async fn run(
+        self,
+        tx: &mut Conn<'_>,
+        cx: &WriteContext,
+    ) -> Result<Option<Bootstrapped>, ApiError> {
+        if self.only_if_empty {
+            tx.lock(BOOTSTRAP_LOCK).await?;
+            if any_account(tx).await? {
+                return Ok(None);
+            }
+        }
+        let stamp = cx.now.to_canonical();
+        let account = create_account(
+            tx,
+            &self.name,
+            None,
+            self.environment,
+            self.allow_unmask,
+            &stamp,
+        )
+        .await?;
+        let (key_id, api_key) = create_key(tx, &self.signing_key, &account, cx.now.0).await?;
+        Ok(Some(Bootstrapped {
+            account,
+            key_id,
+            api_key,
+        }))
+    }
+}
+
+/// Creates a platform account, or an embedded account of `parent_id`.
+#[derive(Debug)]
+pub struct CreateAccount {
+    /// Account name.
+    pub name: String,
+    /// The platform owning an embedded account.
+    pub parent_id: Option<Uuid>,
+    /// Environment its keys work in.
+    pub environment: Environment,
+    /// Whether it may call the unmasked endpoints.
+    pub allow_unmask: bool,
+}
+
+impl Command for CreateAccount {
+    type Output = Account;
+
+    async fn run(self, tx: &mut Conn<'_>, cx: &WriteContext) -> Result<Account, ApiError> {
+        let stamp = cx.now.to_canonical();
+        create_account(
+            tx,
+            &self.name,
+            self.parent_id,
+            self.environment,
+            self.allow_unmask,
+            &stamp,
+        )
+        .await
+    }
+}
+
+/// Issues another API key for an existing account.
+pub struct IssueApiKey {
+    /// The account the key acts as.
+    pub account_id: Uuid,
+    /// The API-key signing secret.
+    pub signing_key: Vec<u8>,
+}
+
+impl fmt::Debug for IssueApiKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("IssueApiKey")
+            .field("account_id", &self.account_id)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Command for IssueApiKey {
+    type Output = (Uuid, ApiKey);
+
+    async fn run(self, tx: &mut Conn<'_>, cx: &WriteContext) -> Result<(Uuid, ApiKey), ApiError> {
+        let account = find_account(tx, self.account_id)
+            .await?
+            .ok_or_else(|| ApiError::not_found("account", "account", self.account_id))?;
+        create_key(tx, &self.signing_key, &account, cx.now.0).await
+    }
+}
+
+/// Revokes an API key; `false` when there is no such key.
+#[derive(Debug)]
+pub struct RevokeApiKey {
+    /// The key id.
+    pub key_id: Uuid,
+}
+
+impl Command for RevokeApiKey {
+    type Output = bool;
+
+    async fn run(self, tx: &mut Conn<'_>, cx: &WriteContext) -> Result<bool, ApiError> {
+        revoke_key(tx, self.key_id, &cx.now.to_canonical()).await
+    }
 }

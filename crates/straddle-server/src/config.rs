@@ -6,6 +6,8 @@ use std::time::Duration;
 
 use straddle_providers::{LiveConfig, LiveProvider, Providers, SandboxProvider};
 
+use crate::storage::db::DbOptions;
+
 /// Sandbox or production semantics.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Environment {
@@ -53,8 +55,11 @@ pub struct Config {
     pub key_cache_refresh: Duration,
     /// Real Plaid/Quiltt endpoints; `None` uses the deterministic sandbox provider.
     pub live_providers: Option<LiveConfig>,
-    /// SQLite group commit: most writes per transaction (1 = one commit per write).
-    pub write_batch_limit: usize,
+    /// Pool size, timeouts and SQLite group commit.
+    pub db: DbOptions,
+    /// Names this instance: its background-job claims and its PostgreSQL
+    /// sessions' `application_name`.
+    pub instance_id: String,
 }
 
 impl Config {
@@ -69,7 +74,8 @@ impl Config {
             rate_limit_per_second: 1000,
             key_cache_refresh: Duration::from_secs(2),
             live_providers: None,
-            write_batch_limit: crate::db::DEFAULT_MAX_BATCH,
+            db: DbOptions::default(),
+            instance_id: new_instance_id(),
         }
     }
 
@@ -80,6 +86,12 @@ impl Config {
             None => Providers::Sandbox(SandboxProvider::new()),
         })
     }
+}
+
+/// `straddle-<pid>-<random>`: unique among instances sharing a database.
+pub fn new_instance_id() -> String {
+    let random = uuid::Uuid::new_v4().simple().to_string();
+    format!("straddle-{}-{}", std::process::id(), &random[..8])
 }
 
 /// The default data directory: `./data` (override with `STRADDLE_DATA_DIR`).

@@ -60,6 +60,9 @@ pub enum ApiError {
     /// A data provider failed or timed out.
     #[error("upstream failure: {0}")]
     Upstream(String),
+    /// The database is unreachable, timed out or busy; a retry may succeed.
+    #[error("unavailable: {0}")]
+    Unavailable(String),
     /// A bug or an infrastructure failure; the cause is logged, never sent.
     #[error("internal error: {0}")]
     Internal(String),
@@ -107,6 +110,7 @@ impl ApiError {
             ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Upstream(_) => StatusCode::BAD_GATEWAY,
+            ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -181,6 +185,12 @@ impl ApiError {
                 "A data provider failed to answer. Try again later.".into(),
                 vec![],
             ),
+            ApiError::Unavailable(_) => (
+                ErrorType::ApiError,
+                "Service Unavailable",
+                "The service is briefly unable to handle the request. Retry shortly.".into(),
+                vec![],
+            ),
             ApiError::Internal(_) => (
                 ErrorType::ApiError,
                 "Internal Server Error",
@@ -247,9 +257,35 @@ pub fn item(reference: &str, detail: impl Into<String>) -> ErrorItem {
 }
 
 impl From<sqlx::Error> for ApiError {
+    /// Lost connections, timeouts, an exhausted pool and conflicts that a
+    /// retry resolves are 503; anything else is a bug (500).
     fn from(err: sqlx::Error) -> Self {
-        ApiError::Internal(format!("database: {err}"))
+        let transient = match &err {
+            sqlx::Error::PoolTimedOut
+            | sqlx::Error::PoolClosed
+            | sqlx::Error::Io(_)
+            | sqlx::Error::Tls(_)
+            | sqlx::Error::Protocol(_)
+            | sqlx::Error::WorkerCrashed => true,
+            sqlx::Error::Database(db) => db.code().is_some_and(|code| is_transient_sqlstate(&code)),
+            _ => false,
+        };
+        if transient {
+            ApiError::Unavailable(format!("database: {err}"))
+        } else {
+            ApiError::Internal(format!("database: {err}"))
+        }
     }
+}
+
+/// PostgreSQL error classes a retry can get past: connection exceptions
+/// (08), cancelled statements and terminated sessions (57014, 57P0x),
+/// serialization failures and deadlocks (40001, 40P01), an idle transaction
+/// timed out (25P03), too many connections (53300).
+fn is_transient_sqlstate(code: &str) -> bool {
+    code.starts_with("08")
+        || code.starts_with("57")
+        || matches!(code, "40001" | "40P01" | "25P03" | "53300")
 }
 
 impl From<serde_json::Error> for ApiError {
@@ -264,8 +300,12 @@ pub struct PendingError(pub ApiErrorBody);
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        if matches!(self, ApiError::Internal(_) | ApiError::Upstream(_)) {
-            tracing::error!(error = %self, "request failed");
+        match &self {
+            ApiError::Internal(_) | ApiError::Upstream(_) => {
+                tracing::error!(error = %self, "request failed")
+            }
+            ApiError::Unavailable(_) => tracing::warn!(error = %self, "request failed"),
+            _ => {}
         }
         let mut response = self.status().into_response();
         let headers = response.headers_mut();
@@ -277,7 +317,7 @@ impl IntoResponse for ApiError {
             ApiError::IdempotencyMismatch => {
                 headers.insert("x-should-retry", HeaderValue::from_static("false"));
             }
-            ApiError::IdempotencyInProgress => {
+            ApiError::IdempotencyInProgress | ApiError::Unavailable(_) => {
                 headers.insert("x-should-retry", HeaderValue::from_static("true"));
             }
             _ => {}

@@ -1,30 +1,32 @@
 //! The Straddle Bridge API server as a library: `straddle serve` and the
 //! integration tests both build an [`Application`] from a [`Config`].
+//!
+//! Layers, from the bottom: `storage` and `security` (infrastructure),
+//! `state` (what handlers and jobs share), `write` (the pipeline every
+//! write command runs through), the features (`customers`, `paykeys`,
+//! `bridge`, `widget`, `accounts`), `jobs` (background work), `http`
+//! (extractors, envelopes, middleware) and `app` (router and serving).
 
 pub mod accounts;
 pub mod admin;
 pub mod app;
-pub mod auth;
-pub mod background;
 pub mod bridge;
 pub mod clock;
 pub mod config;
-pub mod context;
-pub mod crypto;
 pub mod customers;
-pub mod db;
 pub mod error;
-pub mod extract;
-pub mod idempotency;
-pub mod paging;
+pub mod http;
+pub mod jobs;
 pub mod paykeys;
-pub mod secrets;
-pub mod sql;
-pub mod store;
+pub mod security;
+pub mod state;
+pub mod storage;
 pub mod telemetry;
 pub mod validation;
 pub mod widget;
+pub mod write;
 
-pub use app::{AppState, Application};
+pub use app::Application;
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::{Config, Environment};
+pub use state::AppState;

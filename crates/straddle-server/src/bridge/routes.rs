@@ -1,6 +1,7 @@
-//! HTTP handlers for `/v1/bridge/*`. Input is checked first, then the
-//! customer (so no provider is asked about an unknown customer), then the
-//! provider (outside any transaction), then the paykey is written.
+//! HTTP handlers for `/v1/bridge/*`. Input is checked first; for provider
+//! links the `Idempotency-Key` is then reserved, the customer checked (so no
+//! provider is asked about an unknown customer) and the provider asked,
+//! outside any transaction; then the `LinkPaykey` command writes the paykey.
 
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -16,10 +17,12 @@ use utoipa_axum::routes;
 use uuid::Uuid;
 
 use super::{check_account_number, check_common, check_typed_routing, session};
-use crate::app::{AppState, Caller};
 use crate::error::{item, ApiError};
-use crate::extract::JsonBody;
-use crate::paykeys::service::{link, linkable_customer, LinkRequest, LinkedBank};
+use crate::http::extract::JsonBody;
+use crate::http::Caller;
+use crate::paykeys::service::{linkable_customer, LinkPaykey, LinkRequest, LinkedBank};
+use crate::state::AppState;
+use crate::storage::db::Db;
 use crate::validation::Problems;
 
 /// The Bridge routes.
@@ -43,19 +46,14 @@ async fn initialize(
     let mut problems = Problems::default();
     check_common(&mut problems, body.value.external_id.as_deref(), None);
     problems.finish()?;
-    let request = body.value;
-    let account_name = caller.principal.acting.name.clone();
+    let command = session::InitializeBridge {
+        account_id: caller.account_id(),
+        account_name: caller.principal.acting.name.clone(),
+        request: body.value,
+        signing_key: state.bridge_key.clone(),
+    };
     caller
-        .mutate(
-            &state,
-            &body.raw,
-            StatusCode::OK,
-            move |conn, state, account| {
-                Box::pin(async move {
-                    session::initialize(conn, &state, account, account_name, request).await
-                })
-            },
-        )
+        .execute(&state, &body.raw, StatusCode::OK, command)
         .await
 }
 
@@ -136,7 +134,10 @@ async fn link_typed(
     );
     problems.finish()?;
     let bank = typed_bank(typed.routing_number, typed.number, typed.account_type);
-    create(state, caller, raw, typed.source, bank, parts).await
+    let command = parts.link(caller.account_id(), typed.source, bank);
+    caller
+        .execute(state, raw, StatusCode::CREATED, command)
+        .await
 }
 
 /// Link a bank account with a Plaid processor token.
@@ -160,20 +161,33 @@ async fn plaid(
         request.metadata.as_ref(),
     );
     problems.finish()?;
-    precheck_customer(&state, &caller, request.customer_id).await?;
-    let account = state
-        .providers
-        .plaid_account(&request.plaid_token)
-        .await
-        .map_err(provider_error)?;
-    let bank = provider_bank(account, request.plaid_token);
     let parts = Parts::new(
         request.customer_id,
         request.config,
         request.external_id,
         request.metadata,
     );
-    create(&state, &caller, &body.raw, PaykeySource::Plaid, bank, parts).await
+    let (providers, db, account_id) = (
+        state.providers.clone(),
+        state.db.clone(),
+        caller.account_id(),
+    );
+    let token = request.plaid_token;
+    let prepare = async move {
+        precheck_customer(&db, account_id, parts.customer_id).await?;
+        let account = providers
+            .plaid_account(&token)
+            .await
+            .map_err(provider_error)?;
+        Ok(parts.link(
+            account_id,
+            PaykeySource::Plaid,
+            provider_bank(account, token),
+        ))
+    };
+    caller
+        .execute_after(&state, &body.raw, StatusCode::CREATED, prepare)
+        .await
 }
 
 /// Link a bank account with a Quiltt processor token.
@@ -198,28 +212,32 @@ async fn quiltt(
         request.metadata.as_ref(),
     );
     problems.finish()?;
-    precheck_customer(&state, &caller, request.customer_id).await?;
-    let account = state
-        .providers
-        .quiltt_account(&token)
-        .await
-        .map_err(provider_error)?;
-    let bank = provider_bank(account, token);
     let parts = Parts::new(
         request.customer_id,
         request.config,
         request.external_id,
         request.metadata,
     );
-    create(
-        &state,
-        &caller,
-        &body.raw,
-        PaykeySource::Quiltt,
-        bank,
-        parts,
-    )
-    .await
+    let (providers, db, account_id) = (
+        state.providers.clone(),
+        state.db.clone(),
+        caller.account_id(),
+    );
+    let prepare = async move {
+        precheck_customer(&db, account_id, parts.customer_id).await?;
+        let account = providers
+            .quiltt_account(&token)
+            .await
+            .map_err(provider_error)?;
+        Ok(parts.link(
+            account_id,
+            PaykeySource::Quiltt,
+            provider_bank(account, token),
+        ))
+    };
+    caller
+        .execute_after(&state, &body.raw, StatusCode::CREATED, prepare)
+        .await
 }
 
 /// The request fields every link endpoint shares.
@@ -244,34 +262,21 @@ impl Parts {
             metadata,
         }
     }
-}
 
-async fn create(
-    state: &AppState,
-    caller: &Caller,
-    raw: &serde_json::Value,
-    source: PaykeySource,
-    bank: LinkedBank,
-    parts: Parts,
-) -> Result<Response, ApiError> {
-    let request = LinkRequest {
-        source,
-        customer_id: parts.customer_id,
-        bank,
-        config: parts.config,
-        external_id: parts.external_id,
-        metadata: parts.metadata,
-    };
-    caller
-        .mutate(
-            state,
-            raw,
-            StatusCode::CREATED,
-            move |conn, state, account| {
-                Box::pin(async move { link(conn, &state, account, request).await })
+    /// The command that links `bank` with these fields.
+    fn link(self, account_id: Uuid, source: PaykeySource, bank: LinkedBank) -> LinkPaykey {
+        LinkPaykey {
+            account_id,
+            request: LinkRequest {
+                source,
+                customer_id: self.customer_id,
+                bank,
+                config: self.config,
+                external_id: self.external_id,
+                metadata: self.metadata,
             },
-        )
-        .await
+        }
+    }
 }
 
 /// The bank data of typed-in numbers; the routing directory names the bank.
@@ -304,13 +309,9 @@ fn provider_bank(account: LinkedAccount, token: String) -> LinkedBank {
 }
 
 /// 404/422 for the customer before any provider is asked.
-async fn precheck_customer(
-    state: &AppState,
-    caller: &Caller,
-    customer_id: Uuid,
-) -> Result<(), ApiError> {
-    let mut reader = state.db.reader().await?;
-    linkable_customer(&mut reader.conn(), caller.account_id(), customer_id)
+async fn precheck_customer(db: &Db, account_id: Uuid, customer_id: Uuid) -> Result<(), ApiError> {
+    let mut reader = db.reader().await?;
+    linkable_customer(&mut reader.conn(), account_id, customer_id)
         .await
         .map(|_| ())
 }

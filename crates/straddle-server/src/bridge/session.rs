@@ -1,7 +1,9 @@
 //! Bridge widget sessions: an HS256 JWT with the published claim set, and
 //! the session row it names (customer, config, external id).
 
-use crate::sql::Conn;
+use std::sync::Arc;
+
+use crate::storage::sql::Conn;
 use chrono::Duration;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
@@ -9,11 +11,11 @@ use straddle_types::paykey::{BridgeInitializeRequest, BridgeToken};
 use straddle_types::Timestamp;
 use uuid::Uuid;
 
-use crate::app::AppState;
 use crate::error::ApiError;
 use crate::paykeys::service::{effective_config, linkable_customer};
-use crate::secrets::SigningKey;
-use crate::store::enum_text;
+use crate::security::secrets::SigningKey;
+use crate::storage::query::enum_text;
+use crate::write::pipeline::{Command, WriteContext};
 
 /// Lifetime of a bridge token.
 pub const TOKEN_LIFETIME_HOURS: i64 = 4;
@@ -61,52 +63,68 @@ pub struct BridgeClaims {
     pub iss: String,
 }
 
-/// Creates the session and returns its token.
-pub async fn initialize(
-    conn: &mut Conn<'_>,
-    state: &AppState,
-    account_id: Uuid,
-    account_name: String,
-    request: BridgeInitializeRequest,
-) -> Result<BridgeToken, ApiError> {
-    linkable_customer(conn, account_id, request.customer_id).await?;
-    let now = state.clock.now();
-    let expires = now + Duration::hours(TOKEN_LIFETIME_HOURS);
-    let config = effective_config(request.config);
-    let bridge_token_id = Uuid::now_v7();
-    conn.execute("INSERT INTO bridge_session (bridge_token_id, account_id, customer_id, config, external_id, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7)", crate::args![bridge_token_id.to_string(), account_id.to_string(), request.customer_id.to_string(), serde_json::to_string(&config)?, request.external_id.clone(), Timestamp(now).to_canonical(), Timestamp(expires).to_canonical()])
-    .await?;
-    let claims = BridgeClaims {
-        role: BRIDGE.into(),
-        authentication_method: BRIDGE.into(),
-        bridge_token_id,
-        straddle_token_id: Uuid::new_v4(),
-        environment: state.config.environment.as_str().into(),
-        customer_id: request.customer_id,
-        account_name,
-        sandbox_outcome: config
-            .sandbox_outcome
-            .map(|o| enum_text(&o))
-            .unwrap_or_default(),
-        processing_method: request
-            .config
-            .and_then(|c| c.processing_method)
-            .map(|m| enum_text(&m)),
-        external_id: request.external_id,
-        expiration: expires.timestamp().to_string(),
-        iat: now.timestamp(),
-        exp: expires.timestamp(),
-        iss: BRIDGE.into(),
-    };
-    let token = jsonwebtoken::encode(
-        &Header::new(Algorithm::HS256),
-        &claims,
-        &EncodingKey::from_secret(state.bridge_key.expose()),
-    )
-    .map_err(|e| ApiError::Internal(format!("signing a bridge token: {e}")))?;
-    Ok(BridgeToken {
-        bridge_token: token,
-    })
+/// Creates a Bridge widget session and returns its signed token.
+#[derive(Debug)]
+pub struct InitializeBridge {
+    /// The acting account.
+    pub account_id: Uuid,
+    /// Its display name (the token's `account_name`).
+    pub account_name: String,
+    /// The request.
+    pub request: BridgeInitializeRequest,
+    /// The key bridge tokens are signed with.
+    pub signing_key: Arc<SigningKey>,
+}
+
+impl Command for InitializeBridge {
+    type Output = BridgeToken;
+
+    async fn run(self, tx: &mut Conn<'_>, cx: &WriteContext) -> Result<BridgeToken, ApiError> {
+        let InitializeBridge {
+            account_id,
+            account_name,
+            request,
+            signing_key,
+        } = self;
+        linkable_customer(tx, account_id, request.customer_id).await?;
+        let now = cx.now.0;
+        let expires = now + Duration::hours(TOKEN_LIFETIME_HOURS);
+        let config = effective_config(request.config);
+        let bridge_token_id = Uuid::now_v7();
+        tx.execute("INSERT INTO bridge_session (bridge_token_id, account_id, customer_id, config, external_id, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7)", crate::args![bridge_token_id.to_string(), account_id.to_string(), request.customer_id.to_string(), serde_json::to_string(&config)?, request.external_id.clone(), Timestamp(now).to_canonical(), Timestamp(expires).to_canonical()])
+        .await?;
+        let claims = BridgeClaims {
+            role: BRIDGE.into(),
+            authentication_method: BRIDGE.into(),
+            bridge_token_id,
+            straddle_token_id: Uuid::new_v4(),
+            environment: cx.environment.as_str().into(),
+            customer_id: request.customer_id,
+            account_name,
+            sandbox_outcome: config
+                .sandbox_outcome
+                .map(|o| enum_text(&o))
+                .unwrap_or_default(),
+            processing_method: request
+                .config
+                .and_then(|c| c.processing_method)
+                .map(|m| enum_text(&m)),
+            external_id: request.external_id,
+            expiration: expires.timestamp().to_string(),
+            iat: now.timestamp(),
+            exp: expires.timestamp(),
+            iss: BRIDGE.into(),
+        };
+        let token = jsonwebtoken::encode(
+            &Header::new(Algorithm::HS256),
+            &claims,
+            &EncodingKey::from_secret(signing_key.expose()),
+        )
+        .map_err(|e| ApiError::Internal(format!("signing a bridge token: {e}")))?;
+        Ok(BridgeToken {
+            bridge_token: token,
+        })
+    }
 }
 
 /// The claims of a bridge token signed with `key`, or `None` when it is

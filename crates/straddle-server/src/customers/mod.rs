@@ -72,8 +72,8 @@ pub struct CustomerRecord {
     pub review: Option<IdentityDetails>,
     /// Status a background verification will apply.
     pub pending_status: Option<CustomerStatus>,
-    /// When it applies.
-    pub due_at: Option<Timestamp>,
+    /// Bumped by every change; changes are conditional on it.
+    pub version: i64,
     /// Created.
     pub created_at: Timestamp,
     /// Last changed.
@@ -286,21 +286,15 @@ fn profile_complete(record: &CustomerRecord) -> bool {
 }
 
 /// Applies verification to a record: final status now (`inline`, `skip`),
-/// or `pending` until `due_at` (`background`).
-pub fn apply_verification(
-    record: &mut CustomerRecord,
-    verification: Verification,
-    due_at: Timestamp,
-) {
+/// or `pending` until its background job runs (`background`).
+pub fn apply_verification(record: &mut CustomerRecord, verification: Verification) {
     record.review = verification.review;
     if record.details.config.processing_method == Some(ProcessingMethod::Background) {
         record.status = CustomerStatus::Pending;
         record.pending_status = Some(verification.status);
-        record.due_at = Some(due_at);
     } else {
         record.status = verification.status;
         record.pending_status = None;
-        record.due_at = None;
     }
 }
 

@@ -1,16 +1,16 @@
 //! Customer rows. PII is sealed with the record id as associated data.
 
-use crate::sql::{Conn, Row};
+use crate::storage::sql::{Conn, Row};
 use straddle_types::customer::{CustomerListQuery, CustomerSortBy, CustomerStatus};
 use straddle_types::{SortOrder, Timestamp};
 use uuid::Uuid;
 
 use super::{CustomerRecord, Details, Pii};
-use crate::crypto::Sealer;
 use crate::error::ApiError;
-use crate::store::{enum_text, parse_enum, parse_time, parse_uuid, Filter};
+use crate::security::crypto::Sealer;
+use crate::storage::query::{enum_text, parse_enum, parse_time, parse_uuid, Filter};
 
-const COLUMNS: &str = "customer_id, account_id, name, email, phone, customer_type, status, external_id, details, sealed_pii, review, pending_status, due_at, created_at, updated_at";
+const COLUMNS: &str = "customer_id, account_id, name, email, phone, customer_type, status, external_id, details, sealed_pii, review, pending_status, version, created_at, updated_at";
 
 fn context(id: Uuid) -> String {
     format!("customer:{id}")
@@ -42,7 +42,7 @@ pub async fn insert(
                 .map(serde_json::to_string)
                 .transpose()?,
             record.pending_status.as_ref().map(enum_text),
-            record.due_at.map(|t| t.to_canonical()),
+            record.version,
             record.created_at.to_canonical(),
             record.updated_at.to_canonical()
         ],
@@ -51,15 +51,16 @@ pub async fn insert(
     Ok(())
 }
 
-/// Writes every mutable column of an existing customer.
+/// Writes every mutable column of an existing customer if it is still at
+/// `record.version`; `false` when a concurrent change got there first.
 pub async fn save(
     conn: &mut Conn<'_>,
     sealer: &Sealer,
     record: &CustomerRecord,
-) -> Result<(), ApiError> {
-    conn.execute("UPDATE customer SET name = $1, email = $2, phone = $3, status = $4, external_id = $5, details = $6, sealed_pii = $7, review = $8, pending_status = $9, due_at = $10, updated_at = $11 WHERE customer_id = $12", crate::args![&record.name, &record.email, &record.phone, enum_text(&record.status), record.external_id.clone(), serde_json::to_string(&record.details)?, sealer.seal(&serde_json::to_vec(&record.pii)?, &context(record.id))?, record.review.as_ref().map(serde_json::to_string).transpose()?, record.pending_status.as_ref().map(enum_text), record.due_at.map(|t| t.to_canonical()), record.updated_at.to_canonical(), record.id.to_string()])
+) -> Result<bool, ApiError> {
+    let saved = conn.execute("UPDATE customer SET name = $1, email = $2, phone = $3, status = $4, external_id = $5, details = $6, sealed_pii = $7, review = $8, pending_status = $9, updated_at = $10, version = version + 1 WHERE customer_id = $11 AND version = $12", crate::args![&record.name, &record.email, &record.phone, enum_text(&record.status), record.external_id.clone(), serde_json::to_string(&record.details)?, sealer.seal(&serde_json::to_vec(&record.pii)?, &context(record.id))?, record.review.as_ref().map(serde_json::to_string).transpose()?, record.pending_status.as_ref().map(enum_text), record.updated_at.to_canonical(), record.id.to_string(), record.version])
     .await?;
-    Ok(())
+    Ok(saved == 1)
 }
 
 /// A customer of `account_id`, or 404.
@@ -94,14 +95,19 @@ pub async fn name_and_status(
         .transpose()
 }
 
-/// Deletes a customer of `account_id`.
-pub async fn delete(conn: &mut Conn<'_>, account_id: Uuid, id: Uuid) -> Result<(), ApiError> {
-    conn.execute(
-        "DELETE FROM customer WHERE customer_id = $1 AND account_id = $2",
-        crate::args![id.to_string(), account_id.to_string()],
-    )
-    .await?;
-    Ok(())
+/// Deletes a customer if it is still at `record.version`.
+pub async fn delete(conn: &mut Conn<'_>, record: &CustomerRecord) -> Result<bool, ApiError> {
+    let deleted = conn
+        .execute(
+            "DELETE FROM customer WHERE customer_id = $1 AND account_id = $2 AND version = $3",
+            crate::args![
+                record.id.to_string(),
+                record.account_id.to_string(),
+                record.version
+            ],
+        )
+        .await?;
+    Ok(deleted == 1)
 }
 
 /// One page of an account's customers and the total count.
@@ -152,18 +158,14 @@ pub async fn list(
     Ok((records, total))
 }
 
-/// Ids of customers whose background verification is due.
-pub async fn due(conn: &mut Conn<'_>, now: Timestamp, limit: i64) -> Result<Vec<Uuid>, ApiError> {
-    let rows = conn.fetch_all("SELECT customer_id FROM customer WHERE due_at IS NOT NULL AND due_at <= $1 ORDER BY due_at LIMIT $2", crate::args![now.to_canonical(), limit])
-        .await?;
-    rows.iter()
-        .map(|row| parse_uuid(&row.text("customer_id")?))
-        .collect()
-}
-
-/// Applies a due background verification; does nothing if it is no longer due.
-pub async fn complete_due(conn: &mut Conn<'_>, id: Uuid, now: Timestamp) -> Result<bool, ApiError> {
-    let result = conn.execute("UPDATE customer SET status = pending_status, pending_status = NULL, due_at = NULL, updated_at = $1 WHERE customer_id = $2 AND due_at IS NOT NULL AND due_at <= $1", crate::args![now.to_canonical(), id.to_string()])
+/// Applies a pending background verification; `false` when none is
+/// pending any more (a later change superseded it).
+pub async fn complete_verification(
+    conn: &mut Conn<'_>,
+    id: Uuid,
+    now: Timestamp,
+) -> Result<bool, ApiError> {
+    let result = conn.execute("UPDATE customer SET status = pending_status, pending_status = NULL, updated_at = $1, version = version + 1 WHERE customer_id = $2 AND pending_status IS NOT NULL", crate::args![now.to_canonical(), id.to_string()])
     .await?;
     Ok(result == 1)
 }
@@ -191,10 +193,7 @@ fn from_row(row: &Row, sealer: &Sealer) -> Result<CustomerRecord, ApiError> {
             .opt_text("pending_status")?
             .map(|s| parse_enum(&s))
             .transpose()?,
-        due_at: row
-            .opt_text("due_at")?
-            .map(|t| parse_time(&t))
-            .transpose()?,
+        version: row.int("version")?,
         created_at: parse_time(&row.text("created_at")?)?,
         updated_at: parse_time(&row.text("updated_at")?)?,
     })

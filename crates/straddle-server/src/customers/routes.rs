@@ -1,5 +1,5 @@
-//! HTTP handlers for `/v1/customers`: extract, call one service function,
-//! answer in the envelope.
+//! HTTP handlers for `/v1/customers`: extract, then read, or run one write
+//! command through the pipeline.
 
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -14,10 +14,11 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::{repo, service, to_summary, to_wire, validate_create, validate_update};
-use crate::app::{AppState, Caller};
 use crate::error::ApiError;
-use crate::extract::{JsonBody, OptionalBody, PathId, QueryParams};
-use crate::paging::{parse_list, Paging};
+use crate::http::extract::{JsonBody, OptionalBody, PathId, QueryParams};
+use crate::http::paging::{parse_list, Paging};
+use crate::http::Caller;
+use crate::state::AppState;
 
 /// The customer routes.
 pub fn router() -> OpenApiRouter<AppState> {
@@ -39,15 +40,12 @@ async fn create(
 ) -> Result<Response, ApiError> {
     validate_create(&body.value)?;
     let request = body.value;
+    let command = service::CreateCustomer {
+        account_id: caller.account_id(),
+        request,
+    };
     caller
-        .mutate(
-            &state,
-            &body.raw,
-            StatusCode::CREATED,
-            move |conn, state, account| {
-                Box::pin(async move { service::create(conn, &state, account, request).await })
-            },
-        )
+        .execute(&state, &body.raw, StatusCode::CREATED, command)
         .await
 }
 
@@ -63,15 +61,13 @@ async fn update(
 ) -> Result<Response, ApiError> {
     validate_update(&body.value)?;
     let request = body.value;
+    let command = service::UpdateCustomer {
+        account_id: caller.account_id(),
+        id,
+        request,
+    };
     caller
-        .mutate(
-            &state,
-            &body.raw,
-            StatusCode::OK,
-            move |conn, state, account| {
-                Box::pin(async move { service::update(conn, &state, account, id, request).await })
-            },
-        )
+        .execute(&state, &body.raw, StatusCode::OK, command)
         .await
 }
 
@@ -84,11 +80,11 @@ async fn delete(
     PathId(id): PathId,
     OptionalBody(raw): OptionalBody,
 ) -> Result<Response, ApiError> {
-    caller
-        .mutate(&state, &raw, StatusCode::OK, move |conn, state, account| {
-            Box::pin(async move { service::delete(conn, &state, account, id).await })
-        })
-        .await
+    let command = service::DeleteCustomer {
+        account_id: caller.account_id(),
+        id,
+    };
+    caller.execute(&state, &raw, StatusCode::OK, command).await
 }
 
 /// Get a customer (PII masked).
@@ -140,7 +136,7 @@ async fn list(
         paging.page(),
     )
     .await?;
-    let sort_by = crate::store::enum_text(&query.sort_by.unwrap_or_default());
+    let sort_by = crate::storage::query::enum_text(&query.sort_by.unwrap_or_default());
     let items = records.iter().map(to_summary).collect();
     caller.array(
         paging,
@@ -175,17 +171,13 @@ async fn decide_review(
     body: JsonBody<CustomerReviewDecisionRequest>,
 ) -> Result<Response, ApiError> {
     let decision = body.value.status;
+    let command = service::DecideCustomerReview {
+        account_id: caller.account_id(),
+        id,
+        decision,
+    };
     caller
-        .mutate(
-            &state,
-            &body.raw,
-            StatusCode::OK,
-            move |conn, state, account| {
-                Box::pin(async move {
-                    service::decide_review(conn, &state, account, id, decision).await
-                })
-            },
-        )
+        .execute(&state, &body.raw, StatusCode::OK, command)
         .await
 }
 
@@ -198,14 +190,11 @@ async fn refresh_review(
     PathId(id): PathId,
     OptionalBody(raw): OptionalBody,
 ) -> Result<Response, ApiError> {
+    let command = service::RefreshCustomerReview {
+        account_id: caller.account_id(),
+        id,
+    };
     caller
-        .mutate(
-            &state,
-            &raw,
-            StatusCode::ACCEPTED,
-            move |conn, state, account| {
-                Box::pin(async move { service::refresh_review(conn, &state, account, id).await })
-            },
-        )
+        .execute(&state, &raw, StatusCode::ACCEPTED, command)
         .await
 }

@@ -29,7 +29,7 @@ pub struct PaykeyDetails {
     pub balance: Option<Balance>,
     /// Last verification result.
     pub verification: Option<VerificationDetails>,
-    /// Outcome a background verification applies at `due_at`.
+    /// Outcome a background verification applies when its job runs.
     pub pending: Option<(PaykeyStatus, StatusDetails)>,
     /// Whether the paykey was unblocked before (then never eligible again).
     pub unblocked_once: bool,
@@ -84,10 +84,8 @@ pub struct PaykeyRecord {
     pub details: PaykeyDetails,
     /// Sealed values.
     pub secret: PaykeySecret,
-    /// When a background verification completes.
-    pub due_at: Option<Timestamp>,
-    /// When a requested balance refresh runs.
-    pub balance_due_at: Option<Timestamp>,
+    /// Bumped by every change; changes are conditional on it.
+    pub version: i64,
     /// Created.
     pub created_at: Timestamp,
     /// Last changed.

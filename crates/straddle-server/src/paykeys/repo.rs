@@ -1,17 +1,17 @@
 //! Paykey rows. Token, account number, provider token and owner names are
 //! sealed with the record id as associated data.
 
-use crate::sql::{Conn, Row};
+use crate::storage::sql::{Conn, Row};
 use straddle_types::paykey::{PaykeyListQuery, PaykeySortBy, PaykeySource, PaykeyStatus};
 use straddle_types::{SortOrder, Timestamp};
 use uuid::Uuid;
 
 use super::{label, PaykeyDetails, PaykeyRecord, PaykeySecret};
-use crate::crypto::Sealer;
 use crate::error::ApiError;
-use crate::store::{enum_text, parse_enum, parse_time, parse_uuid, Filter};
+use crate::security::crypto::Sealer;
+use crate::storage::query::{enum_text, parse_enum, parse_time, parse_uuid, Filter};
 
-const COLUMNS: &str = "paykey_id, account_id, customer_id, source, status, institution_name, label, routing_number, account_type, external_id, unblock_eligible, details, sealed, due_at, balance_due_at, created_at, updated_at";
+const COLUMNS: &str = "paykey_id, account_id, customer_id, source, status, institution_name, label, routing_number, account_type, external_id, unblock_eligible, details, sealed, version, created_at, updated_at";
 
 fn context(id: Uuid) -> String {
     format!("paykey:{id}")
@@ -24,7 +24,7 @@ pub async fn insert(
     record: &PaykeyRecord,
 ) -> Result<(), ApiError> {
     let sql = format!(
-        "INSERT INTO paykey ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)"
+        "INSERT INTO paykey ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)"
     );
     conn.execute(
         &sql,
@@ -45,8 +45,7 @@ pub async fn insert(
             record.unblock_eligible.map(i64::from),
             serde_json::to_string(&record.details)?,
             sealer.seal(&serde_json::to_vec(&record.secret)?, &context(record.id))?,
-            record.due_at.map(|t| t.to_canonical()),
-            record.balance_due_at.map(|t| t.to_canonical()),
+            record.version,
             record.created_at.to_canonical(),
             record.updated_at.to_canonical()
         ],
@@ -55,11 +54,12 @@ pub async fn insert(
     Ok(())
 }
 
-/// Writes the mutable columns of an existing paykey.
-pub async fn save(conn: &mut Conn<'_>, record: &PaykeyRecord) -> Result<(), ApiError> {
-    conn.execute("UPDATE paykey SET status = $1, unblock_eligible = $2, details = $3, due_at = $4, balance_due_at = $5, updated_at = $6 WHERE paykey_id = $7", crate::args![enum_text(&record.status), record.unblock_eligible.map(i64::from), serde_json::to_string(&record.details)?, record.due_at.map(|t| t.to_canonical()), record.balance_due_at.map(|t| t.to_canonical()), record.updated_at.to_canonical(), record.id.to_string()])
+/// Writes the mutable columns of an existing paykey if it is still at
+/// `record.version`; `false` when a concurrent change got there first.
+pub async fn save(conn: &mut Conn<'_>, record: &PaykeyRecord) -> Result<bool, ApiError> {
+    let saved = conn.execute("UPDATE paykey SET status = $1, unblock_eligible = $2, details = $3, updated_at = $4, version = version + 1 WHERE paykey_id = $5 AND version = $6", crate::args![enum_text(&record.status), record.unblock_eligible.map(i64::from), serde_json::to_string(&record.details)?, record.updated_at.to_canonical(), record.id.to_string(), record.version])
     .await?;
-    Ok(())
+    Ok(saved == 1)
 }
 
 /// A paykey of `account_id`, or 404.
@@ -77,51 +77,53 @@ pub async fn get(
     from_row(&row, sealer)
 }
 
-/// The plain details and verification due time of a paykey (background work).
-pub async fn details_and_due(
+/// The plain details and version of a paykey (background work).
+pub async fn details_and_version(
     conn: &mut Conn<'_>,
     id: Uuid,
-) -> Result<Option<(PaykeyDetails, Option<Timestamp>)>, ApiError> {
+) -> Result<Option<(PaykeyDetails, i64)>, ApiError> {
     let row = conn
         .fetch_optional(
-            "SELECT details, due_at FROM paykey WHERE paykey_id = $1",
+            "SELECT details, version FROM paykey WHERE paykey_id = $1",
             crate::args![id.to_string()],
         )
         .await?;
     row.map(|row| {
-        let details = serde_json::from_str(&row.text("details")?)?;
-        let due = row
-            .opt_text("due_at")?
-            .map(|t| parse_time(&t))
-            .transpose()?;
-        Ok((details, due))
+        Ok((
+            serde_json::from_str(&row.text("details")?)?,
+            row.int("version")?,
+        ))
     })
     .transpose()
 }
 
-/// Applies the outcome of a background verification.
+/// Applies the outcome of a background verification if the paykey is
+/// still at `version`.
 pub async fn finish_verification(
     conn: &mut Conn<'_>,
     id: Uuid,
     status: PaykeyStatus,
     details: &PaykeyDetails,
     now: Timestamp,
-) -> Result<(), ApiError> {
-    conn.execute("UPDATE paykey SET status = $1, details = $2, due_at = NULL, updated_at = $3 WHERE paykey_id = $4", crate::args![enum_text(&status), serde_json::to_string(details)?, now.to_canonical(), id.to_string()])
+    version: i64,
+) -> Result<bool, ApiError> {
+    let saved = conn.execute("UPDATE paykey SET status = $1, details = $2, updated_at = $3, version = version + 1 WHERE paykey_id = $4 AND version = $5", crate::args![enum_text(&status), serde_json::to_string(details)?, now.to_canonical(), id.to_string(), version])
         .await?;
-    Ok(())
+    Ok(saved == 1)
 }
 
-/// Stores a refreshed balance and clears the refresh request.
-pub async fn finish_balance(
+/// Stores new plain details (a refreshed balance) if the paykey is still at
+/// `version`.
+pub async fn save_details(
     conn: &mut Conn<'_>,
     id: Uuid,
     details: &PaykeyDetails,
     now: Timestamp,
-) -> Result<(), ApiError> {
-    conn.execute("UPDATE paykey SET details = $1, balance_due_at = NULL, updated_at = $2 WHERE paykey_id = $3", crate::args![serde_json::to_string(details)?, now.to_canonical(), id.to_string()])
+    version: i64,
+) -> Result<bool, ApiError> {
+    let saved = conn.execute("UPDATE paykey SET details = $1, updated_at = $2, version = version + 1 WHERE paykey_id = $3 AND version = $4", crate::args![serde_json::to_string(details)?, now.to_canonical(), id.to_string(), version])
         .await?;
-    Ok(())
+    Ok(saved == 1)
 }
 
 /// A paykey by id in any account (background work).
@@ -190,42 +192,6 @@ pub async fn list(
     Ok((records, total))
 }
 
-/// Ids of paykeys with a due background verification (`column` = `due_at`)
-/// or balance refresh (`balance_due_at`).
-pub async fn due(
-    conn: &mut Conn<'_>,
-    column: DueColumn,
-    now: Timestamp,
-    limit: i64,
-) -> Result<Vec<Uuid>, ApiError> {
-    let column = column.name();
-    let sql = format!("SELECT paykey_id FROM paykey WHERE {column} IS NOT NULL AND {column} <= $1 ORDER BY {column} LIMIT $2");
-    let rows = conn
-        .fetch_all(&sql, crate::args![now.to_canonical(), limit])
-        .await?;
-    rows.iter()
-        .map(|row| parse_uuid(&row.text("paykey_id")?))
-        .collect()
-}
-
-/// Which scheduled work a due query looks at.
-#[derive(Clone, Copy, Debug)]
-pub enum DueColumn {
-    /// Background verification.
-    Verification,
-    /// Balance refresh.
-    Balance,
-}
-
-impl DueColumn {
-    fn name(self) -> &'static str {
-        match self {
-            DueColumn::Verification => "due_at",
-            DueColumn::Balance => "balance_due_at",
-        }
-    }
-}
-
 fn from_row(row: &Row, sealer: &Sealer) -> Result<PaykeyRecord, ApiError> {
     let id = parse_uuid(&row.text("paykey_id")?)?;
     let secret: PaykeySecret =
@@ -243,14 +209,7 @@ fn from_row(row: &Row, sealer: &Sealer) -> Result<PaykeyRecord, ApiError> {
         unblock_eligible: row.opt_int("unblock_eligible")?.map(|v| v != 0),
         details: serde_json::from_str(&row.text("details")?)?,
         secret,
-        due_at: row
-            .opt_text("due_at")?
-            .map(|t| parse_time(&t))
-            .transpose()?,
-        balance_due_at: row
-            .opt_text("balance_due_at")?
-            .map(|t| parse_time(&t))
-            .transpose()?,
+        version: row.int("version")?,
         created_at: parse_time(&row.text("created_at")?)?,
         updated_at: parse_time(&row.text("updated_at")?)?,
     })

@@ -12,11 +12,12 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::{repo, service, to_summary, to_wire, Reveal};
-use crate::app::{AppState, Caller};
 use crate::config::Environment;
 use crate::error::ApiError;
-use crate::extract::{JsonBody, OptionalBody, PathId, QueryParams};
-use crate::paging::{parse_list, Paging};
+use crate::http::extract::{JsonBody, OptionalBody, PathId, QueryParams};
+use crate::http::paging::{parse_list, Paging};
+use crate::http::Caller;
+use crate::state::AppState;
 
 /// The paykey routes.
 pub fn router() -> OpenApiRouter<AppState> {
@@ -55,7 +56,7 @@ async fn list(
         paging.page(),
     )
     .await?;
-    let sort_by = crate::store::enum_text(&query.sort_by.unwrap_or_default());
+    let sort_by = crate::storage::query::enum_text(&query.sort_by.unwrap_or_default());
     let items = records.iter().map(to_summary).collect();
     caller.array(
         paging,
@@ -121,15 +122,13 @@ async fn cancel(
     body: JsonBody<PaykeyCancelRequest>,
 ) -> Result<Response, ApiError> {
     let reason = body.value.reason;
+    let command = service::CancelPaykey {
+        account_id: caller.account_id(),
+        id,
+        reason,
+    };
     caller
-        .mutate(
-            &state,
-            &body.raw,
-            StatusCode::OK,
-            move |conn, state, account| {
-                Box::pin(async move { service::cancel(conn, &state, account, id, reason).await })
-            },
-        )
+        .execute(&state, &body.raw, StatusCode::OK, command)
         .await
 }
 
@@ -142,15 +141,12 @@ async fn refresh_balance(
     PathId(id): PathId,
     OptionalBody(raw): OptionalBody,
 ) -> Result<Response, ApiError> {
+    let command = service::RequestBalanceRefresh {
+        account_id: caller.account_id(),
+        id,
+    };
     caller
-        .mutate(
-            &state,
-            &raw,
-            StatusCode::ACCEPTED,
-            move |conn, state, account| {
-                Box::pin(async move { service::request_balance(conn, &state, account, id).await })
-            },
-        )
+        .execute(&state, &raw, StatusCode::ACCEPTED, command)
         .await
 }
 
@@ -182,17 +178,13 @@ async fn decide_review(
     body: JsonBody<PaykeyReviewDecisionRequest>,
 ) -> Result<Response, ApiError> {
     let decision = body.value.status;
+    let command = service::DecidePaykeyReview {
+        account_id: caller.account_id(),
+        id,
+        decision,
+    };
     caller
-        .mutate(
-            &state,
-            &body.raw,
-            StatusCode::OK,
-            move |conn, state, account| {
-                Box::pin(async move {
-                    service::decide_review(conn, &state, account, id, decision).await
-                })
-            },
-        )
+        .execute(&state, &body.raw, StatusCode::OK, command)
         .await
 }
 
@@ -205,15 +197,12 @@ async fn refresh_review(
     PathId(id): PathId,
     OptionalBody(raw): OptionalBody,
 ) -> Result<Response, ApiError> {
+    let command = service::RefreshPaykeyReview {
+        account_id: caller.account_id(),
+        id,
+    };
     caller
-        .mutate(
-            &state,
-            &raw,
-            StatusCode::ACCEPTED,
-            move |conn, state, account| {
-                Box::pin(async move { service::refresh_review(conn, &state, account, id).await })
-            },
-        )
+        .execute(&state, &raw, StatusCode::ACCEPTED, command)
         .await
 }
 
@@ -228,15 +217,13 @@ async fn unblock(
     body: JsonBody<PaykeyUnblockRequest>,
 ) -> Result<Response, ApiError> {
     let message = body.value.message;
+    let command = service::UnblockPaykey {
+        account_id: caller.account_id(),
+        id,
+        message,
+    };
     caller
-        .mutate(
-            &state,
-            &body.raw,
-            StatusCode::OK,
-            move |conn, state, account| {
-                Box::pin(async move { service::unblock(conn, &state, account, id, message).await })
-            },
-        )
+        .execute(&state, &body.raw, StatusCode::OK, command)
         .await
 }
 
@@ -254,16 +241,12 @@ async fn simulate_return(
         return Err(ApiError::NoRoute);
     }
     let code = body.value.code;
+    let command = service::SimulateReturn {
+        account_id: caller.account_id(),
+        id,
+        code,
+    };
     caller
-        .mutate(
-            &state,
-            &body.raw,
-            StatusCode::OK,
-            move |conn, state, account| {
-                Box::pin(
-                    async move { service::simulate_return(conn, &state, account, id, code).await },
-                )
-            },
-        )
+        .execute(&state, &body.raw, StatusCode::OK, command)
         .await
 }

@@ -1,7 +1,9 @@
-//! Paykey operations: linking and every state change, each inside one
-//! write transaction.
+//! Paykey write commands: linking and every state change. Each change is
+//! decided from the paykey as read in its transaction and saved only if it
+//! is still at that version, so concurrent changes apply in some serial
+//! order and none is lost.
 
-use crate::sql::Conn;
+use crate::storage::sql::Conn;
 use straddle_types::customer::{CustomerStatus, ProcessingMethod};
 use straddle_types::paykey::{
     AccountType, Balance, BalanceStatus, Paykey, PaykeyConfig, PaykeyReviewDecision, PaykeySource,
@@ -12,9 +14,10 @@ use uuid::Uuid;
 
 use super::verify::{details, validating, verify};
 use super::{new_token, repo, to_wire, PaykeyDetails, PaykeyRecord, PaykeySecret, Reveal};
-use crate::app::AppState;
 use crate::customers;
 use crate::error::ApiError;
+use crate::jobs::queue::{self, Job, JobKind};
+use crate::write::pipeline::{Command, WriteContext};
 
 /// Bank account data gathered before the write: typed in, or from a provider.
 #[derive(Clone)]
@@ -82,106 +85,141 @@ pub async fn linkable_customer(
             "customer_id",
             format!(
                 "The customer is {}; bank accounts cannot be linked.",
-                crate::store::enum_text(&status)
+                crate::storage::query::enum_text(&status)
             ),
         ));
     }
     Ok(name)
 }
 
-/// Creates a paykey and runs (or schedules) its verification. Returns it
+/// Creates a paykey and runs (or schedules) its verification; answers
 /// with the full token.
-pub async fn link(
-    conn: &mut Conn<'_>,
-    state: &AppState,
-    account_id: Uuid,
-    request: LinkRequest,
-) -> Result<Paykey, ApiError> {
-    let customer_name = linkable_customer(conn, account_id, request.customer_id).await?;
-    let now = state.clock.timestamp();
-    let config = effective_config(request.config);
-    let bank = request.bank;
-    let outcome = verify(
-        request.source,
-        config,
-        state.config.environment,
-        &customer_name,
-        &bank.owner_names,
-        now,
-    );
-    let background = config.processing_method == Some(ProcessingMethod::Background);
-    let balance = bank.balance_cents.map(|cents| match background {
-        true => Balance {
-            status: BalanceStatus::Pending,
-            account_balance: None,
-            updated_at: None,
-        },
-        false => Balance {
-            status: BalanceStatus::Completed,
-            account_balance: Some(cents),
-            updated_at: Some(now),
-        },
-    });
-    let (status, status_details, pending, due_at) = if background {
-        (
-            PaykeyStatus::Pending,
-            validating(now),
-            Some((outcome.status, outcome.details)),
-            Some(state.background_due(now)),
-        )
-    } else {
-        (outcome.status, outcome.details, None, None)
-    };
-    let record = PaykeyRecord {
-        id: Uuid::now_v7(),
-        account_id,
-        customer_id: request.customer_id,
-        source: request.source,
-        status,
-        institution_name: bank.institution_name,
-        routing_number: bank.routing_number,
-        account_type: bank.account_type,
-        external_id: request.external_id,
-        unblock_eligible: None,
-        details: PaykeyDetails {
-            config,
-            metadata: request.metadata,
-            status_details,
-            balance,
-            verification: outcome.verification,
-            pending,
-            unblocked_once: false,
-            balance_at_link: bank.balance_cents.filter(|_| background),
-        },
-        secret: PaykeySecret {
-            token: new_token(),
-            account_number: bank.account_number,
-            provider_token: bank.provider_token,
-            owner_names: bank.owner_names,
-        },
-        due_at,
-        balance_due_at: None,
-        created_at: now,
-        updated_at: now,
-    };
-    repo::insert(conn, &state.sealer, &record).await?;
-    Ok(to_wire(&record, Reveal::Token))
+#[derive(Debug)]
+pub struct LinkPaykey {
+    /// The acting account.
+    pub account_id: Uuid,
+    /// What to link.
+    pub request: LinkRequest,
 }
 
-/// Loads, changes and saves a paykey of `account_id`; returns it masked.
+impl Command for LinkPaykey {
+    type Output = Paykey;
+
+    async fn run(self, tx: &mut Conn<'_>, cx: &WriteContext) -> Result<Paykey, ApiError> {
+        let LinkPaykey {
+            account_id,
+            request,
+        } = self;
+        let customer_name = linkable_customer(tx, account_id, request.customer_id).await?;
+        let now = cx.now;
+        let config = effective_config(request.config);
+        let bank = request.bank;
+        let outcome = verify(
+            request.source,
+            config,
+            cx.environment,
+            &customer_name,
+            &bank.owner_names,
+            now,
+        );
+        let background = config.processing_method == Some(ProcessingMethod::Background);
+        let balance = bank.balance_cents.map(|cents| match background {
+            true => Balance {
+                status: BalanceStatus::Pending,
+                account_balance: None,
+                updated_at: None,
+            },
+            false => Balance {
+                status: BalanceStatus::Completed,
+                account_balance: Some(cents),
+                updated_at: Some(now),
+            },
+        });
+        let (status, status_details, pending) = if background {
+            (
+                PaykeyStatus::Pending,
+                validating(now),
+                Some((outcome.status, outcome.details)),
+            )
+        } else {
+            (outcome.status, outcome.details, None)
+        };
+        let record = PaykeyRecord {
+            id: Uuid::now_v7(),
+            account_id,
+            customer_id: request.customer_id,
+            source: request.source,
+            status,
+            institution_name: bank.institution_name,
+            routing_number: bank.routing_number,
+            account_type: bank.account_type,
+            external_id: request.external_id,
+            unblock_eligible: None,
+            details: PaykeyDetails {
+                config,
+                metadata: request.metadata,
+                status_details,
+                balance,
+                verification: outcome.verification,
+                pending,
+                unblocked_once: false,
+                balance_at_link: bank.balance_cents.filter(|_| background),
+            },
+            secret: PaykeySecret {
+                token: new_token(),
+                account_number: bank.account_number,
+                provider_token: bank.provider_token,
+                owner_names: bank.owner_names,
+            },
+            version: 0,
+            created_at: now,
+            updated_at: now,
+        };
+        repo::insert(tx, &cx.sealer, &record).await?;
+        if background {
+            let subject = record.id.to_string();
+            queue::schedule(
+                tx,
+                JobKind::PaykeyVerification,
+                &subject,
+                cx.background_due(),
+            )
+            .await?;
+        }
+        Ok(to_wire(&record, Reveal::Token))
+    }
+}
+
+/// How often a change is decided again when a concurrent one got there first.
+const MAX_ATTEMPTS: usize = 8;
+
+/// Reads a paykey of `account_id`, lets `apply` decide the change from what
+/// it read, and saves it only if nobody changed the paykey in between;
+/// otherwise decides again from the newer state. A pending background
+/// verification that the change superseded is dropped with it.
 async fn change(
-    conn: &mut Conn<'_>,
-    state: &AppState,
+    tx: &mut Conn<'_>,
+    cx: &WriteContext,
     account_id: Uuid,
     id: Uuid,
-    apply: impl FnOnce(&mut PaykeyRecord, Timestamp) -> Result<(), ApiError>,
-) -> Result<Paykey, ApiError> {
-    let mut record = repo::get(conn, &state.sealer, account_id, id).await?;
-    let now = state.clock.timestamp();
-    apply(&mut record, now)?;
-    record.updated_at = now;
-    repo::save(conn, &record).await?;
-    Ok(to_wire(&record, Reveal::Masked))
+    apply: impl Fn(&mut PaykeyRecord, Timestamp) -> Result<(), ApiError>,
+) -> Result<PaykeyRecord, ApiError> {
+    for _ in 0..MAX_ATTEMPTS {
+        let mut record = repo::get(tx, &cx.sealer, account_id, id).await?;
+        let had_pending = record.details.pending.is_some();
+        apply(&mut record, cx.now)?;
+        record.updated_at = cx.now;
+        if repo::save(tx, &record).await? {
+            if had_pending && record.details.pending.is_none() {
+                queue::cancel(tx, JobKind::PaykeyVerification, &id.to_string()).await?;
+            }
+            record.version += 1;
+            return Ok(record);
+        }
+    }
+    Err(ApiError::Unavailable(
+        "the paykey kept changing concurrently".into(),
+    ))
 }
 
 fn set_status(
@@ -192,7 +230,6 @@ fn set_status(
     record.status = status;
     record.details.status_details = details;
     record.details.pending = None;
-    record.due_at = None;
     if status != PaykeyStatus::Blocked {
         record.unblock_eligible = None;
     }
@@ -203,175 +240,247 @@ fn not_in(record: &PaykeyRecord, action: &str) -> ApiError {
         "status",
         format!(
             "A paykey that is {} cannot be {action}.",
-            crate::store::enum_text(&record.status)
+            crate::storage::query::enum_text(&record.status)
         ),
     )
 }
 
 /// Cancels a paykey: `inactive`, blocking new payments.
-pub async fn cancel(
-    conn: &mut Conn<'_>,
-    state: &AppState,
-    account_id: Uuid,
-    id: Uuid,
-    reason: Option<String>,
-) -> Result<Paykey, ApiError> {
-    change(conn, state, account_id, id, |record, now| {
-        if record.status == PaykeyStatus::Inactive {
-            return Err(not_in(record, "cancelled"));
-        }
-        let message = reason.unwrap_or_else(|| "Paykey cancelled.".into());
-        set_status(
-            record,
-            PaykeyStatus::Inactive,
-            details(
-                &message,
-                StatusReason::UserRequest,
-                StatusSource::UserAction,
-                now,
-            ),
-        );
-        Ok(())
-    })
-    .await
+#[derive(Debug)]
+pub struct CancelPaykey {
+    /// The acting account.
+    pub account_id: Uuid,
+    /// The paykey.
+    pub id: Uuid,
+    /// Why, shown in `status_details.message`.
+    pub reason: Option<String>,
 }
 
-/// Decides a paykey in manual review.
-pub async fn decide_review(
-    conn: &mut Conn<'_>,
-    state: &AppState,
-    account_id: Uuid,
-    id: Uuid,
-    decision: PaykeyReviewDecision,
-) -> Result<Paykey, ApiError> {
-    change(conn, state, account_id, id, |record, now| {
-        if record.status != PaykeyStatus::Review {
-            return Err(not_in(record, "decided; only paykeys in review can be"));
-        }
-        let (status, details) = match decision {
-            PaykeyReviewDecision::Active => (
-                PaykeyStatus::Active,
+impl Command for CancelPaykey {
+    type Output = Paykey;
+
+    async fn run(self, tx: &mut Conn<'_>, cx: &WriteContext) -> Result<Paykey, ApiError> {
+        let message = self.reason.unwrap_or_else(|| "Paykey cancelled.".into());
+        let record = change(tx, cx, self.account_id, self.id, |record, now| {
+            if record.status == PaykeyStatus::Inactive {
+                return Err(not_in(record, "cancelled"));
+            }
+            set_status(
+                record,
+                PaykeyStatus::Inactive,
                 details(
-                    "Approved in manual review.",
-                    StatusReason::Ok,
-                    StatusSource::UserAction,
-                    now,
-                ),
-            ),
-            PaykeyReviewDecision::Rejected => (
-                PaykeyStatus::Rejected,
-                details(
-                    "Rejected in manual review.",
+                    &message,
                     StatusReason::UserRequest,
                     StatusSource::UserAction,
                     now,
                 ),
-            ),
-        };
-        set_status(record, status, details);
-        Ok(())
-    })
-    .await
+            );
+            Ok(())
+        })
+        .await?;
+        Ok(to_wire(&record, Reveal::Masked))
+    }
+}
+
+/// Decides a paykey in manual review.
+#[derive(Debug)]
+pub struct DecidePaykeyReview {
+    /// The acting account.
+    pub account_id: Uuid,
+    /// The paykey.
+    pub id: Uuid,
+    /// Approve or reject.
+    pub decision: PaykeyReviewDecision,
+}
+
+impl Command for DecidePaykeyReview {
+    type Output = Paykey;
+
+    async fn run(self, tx: &mut Conn<'_>, cx: &WriteContext) -> Result<Paykey, ApiError> {
+        let decision = self.decision;
+        let record = change(tx, cx, self.account_id, self.id, |record, now| {
+            if record.status != PaykeyStatus::Review {
+                return Err(not_in(record, "decided; only paykeys in review can be"));
+            }
+            let (status, details) = match decision {
+                PaykeyReviewDecision::Active => (
+                    PaykeyStatus::Active,
+                    details(
+                        "Approved in manual review.",
+                        StatusReason::Ok,
+                        StatusSource::UserAction,
+                        now,
+                    ),
+                ),
+                PaykeyReviewDecision::Rejected => (
+                    PaykeyStatus::Rejected,
+                    details(
+                        "Rejected in manual review.",
+                        StatusReason::UserRequest,
+                        StatusSource::UserAction,
+                        now,
+                    ),
+                ),
+            };
+            set_status(record, status, details);
+            Ok(())
+        })
+        .await?;
+        Ok(to_wire(&record, Reveal::Masked))
+    }
 }
 
 /// Runs verification again (allowed from `active`, `review` and `rejected`).
-pub async fn refresh_review(
-    conn: &mut Conn<'_>,
-    state: &AppState,
-    account_id: Uuid,
-    id: Uuid,
-) -> Result<Paykey, ApiError> {
-    let record = repo::get(conn, &state.sealer, account_id, id).await?;
-    let customer_name = customers::repo::name_and_status(conn, account_id, record.customer_id)
-        .await?
-        .map(|(name, _)| name)
-        .unwrap_or_default();
-    let environment = state.config.environment;
-    change(conn, state, account_id, id, |record, now| {
-        if !matches!(
-            record.status,
-            PaykeyStatus::Active | PaykeyStatus::Review | PaykeyStatus::Rejected
-        ) {
-            return Err(not_in(record, "reviewed again"));
-        }
-        let outcome = verify(
-            record.source,
-            record.details.config,
-            environment,
-            &customer_name,
-            &record.secret.owner_names,
-            now,
-        );
-        record.details.verification = outcome.verification;
-        set_status(record, outcome.status, outcome.details);
-        Ok(())
-    })
-    .await
+#[derive(Debug)]
+pub struct RefreshPaykeyReview {
+    /// The acting account.
+    pub account_id: Uuid,
+    /// The paykey.
+    pub id: Uuid,
 }
 
-/// Schedules a balance refresh (provider-linked paykeys only).
-pub async fn request_balance(
-    conn: &mut Conn<'_>,
-    state: &AppState,
-    account_id: Uuid,
-    id: Uuid,
-) -> Result<Paykey, ApiError> {
-    let due = state.background_due(state.clock.timestamp());
-    change(conn, state, account_id, id, |record, _| {
-        if record.secret.provider_token.is_none() {
-            return Err(ApiError::unprocessable(
-                "id",
-                "Balances are available only for paykeys linked through a data provider.",
-            ));
-        }
-        record.details.balance = Some(Balance {
-            status: BalanceStatus::Pending,
-            account_balance: None,
-            updated_at: None,
-        });
-        record.balance_due_at = Some(due);
-        Ok(())
-    })
-    .await
+impl Command for RefreshPaykeyReview {
+    type Output = Paykey;
+
+    async fn run(self, tx: &mut Conn<'_>, cx: &WriteContext) -> Result<Paykey, ApiError> {
+        let current = repo::get(tx, &cx.sealer, self.account_id, self.id).await?;
+        let customer_name =
+            customers::repo::name_and_status(tx, self.account_id, current.customer_id)
+                .await?
+                .map(|(name, _)| name)
+                .unwrap_or_default();
+        let environment = cx.environment;
+        let record = change(tx, cx, self.account_id, self.id, |record, now| {
+            if !matches!(
+                record.status,
+                PaykeyStatus::Active | PaykeyStatus::Review | PaykeyStatus::Rejected
+            ) {
+                return Err(not_in(record, "reviewed again"));
+            }
+            let outcome = verify(
+                record.source,
+                record.details.config,
+                environment,
+                &customer_name,
+                &record.secret.owner_names,
+                now,
+            );
+            record.details.verification = outcome.verification;
+            set_status(record, outcome.status, outcome.details);
+            Ok(())
+        })
+        .await?;
+        Ok(to_wire(&record, Reveal::Masked))
+    }
+}
+
+/// Schedules a balance refresh (provider-linked paykeys only); the provider
+/// is asked by a background job, outside any transaction.
+#[derive(Debug)]
+pub struct RequestBalanceRefresh {
+    /// The acting account.
+    pub account_id: Uuid,
+    /// The paykey.
+    pub id: Uuid,
+}
+
+impl Command for RequestBalanceRefresh {
+    type Output = Paykey;
+
+    async fn run(self, tx: &mut Conn<'_>, cx: &WriteContext) -> Result<Paykey, ApiError> {
+        let record = change(tx, cx, self.account_id, self.id, |record, _| {
+            if record.secret.provider_token.is_none() {
+                return Err(ApiError::unprocessable(
+                    "id",
+                    "Balances are available only for paykeys linked through a data provider.",
+                ));
+            }
+            record.details.balance = Some(Balance {
+                status: BalanceStatus::Pending,
+                account_balance: None,
+                updated_at: None,
+            });
+            Ok(())
+        })
+        .await?;
+        let subject = self.id.to_string();
+        queue::schedule(tx, JobKind::BalanceRefresh, &subject, cx.background_due()).await?;
+        Ok(to_wire(&record, Reveal::Masked))
+    }
 }
 
 /// Reactivates a paykey blocked by an R29 return, once.
-pub async fn unblock(
-    conn: &mut Conn<'_>,
-    state: &AppState,
-    account_id: Uuid,
-    id: Uuid,
-    message: Option<String>,
-) -> Result<Paykey, ApiError> {
-    change(conn, state, account_id, id, |record, now| {
-        if record.status != PaykeyStatus::Blocked || record.unblock_eligible != Some(true) {
-            return Err(ApiError::unprocessable(
-                "id",
-                "This paykey is not eligible to be unblocked.",
-            ));
-        }
-        let message = message.unwrap_or_else(|| "Paykey unblocked.".into());
-        set_status(
-            record,
-            PaykeyStatus::Active,
-            details(&message, StatusReason::Ok, StatusSource::UserAction, now),
-        );
-        record.details.unblocked_once = true;
-        Ok(())
-    })
-    .await
+#[derive(Debug)]
+pub struct UnblockPaykey {
+    /// The acting account.
+    pub account_id: Uuid,
+    /// The paykey.
+    pub id: Uuid,
+    /// Shown in `status_details.message`.
+    pub message: Option<String>,
+}
+
+impl Command for UnblockPaykey {
+    type Output = Paykey;
+
+    async fn run(self, tx: &mut Conn<'_>, cx: &WriteContext) -> Result<Paykey, ApiError> {
+        let message = self.message.unwrap_or_else(|| "Paykey unblocked.".into());
+        let record = change(tx, cx, self.account_id, self.id, |record, now| {
+            if record.status != PaykeyStatus::Blocked || record.unblock_eligible != Some(true) {
+                return Err(ApiError::unprocessable(
+                    "id",
+                    "This paykey is not eligible to be unblocked.",
+                ));
+            }
+            set_status(
+                record,
+                PaykeyStatus::Active,
+                details(&message, StatusReason::Ok, StatusSource::UserAction, now),
+            );
+            record.details.unblocked_once = true;
+            Ok(())
+        })
+        .await?;
+        Ok(to_wire(&record, Reveal::Masked))
+    }
 }
 
 /// Sandbox: an ACH return arrives for the paykey and blocks it. Only `R29`
 /// (corporate customer advises not authorised) may be unblocked, once.
-pub async fn simulate_return(
-    conn: &mut Conn<'_>,
-    state: &AppState,
-    account_id: Uuid,
-    id: Uuid,
-    code: String,
-) -> Result<Paykey, ApiError> {
-    let (reason, message) = match code.as_str() {
+#[derive(Debug)]
+pub struct SimulateReturn {
+    /// The acting account.
+    pub account_id: Uuid,
+    /// The paykey.
+    pub id: Uuid,
+    /// The ACH return code.
+    pub code: String,
+}
+
+impl Command for SimulateReturn {
+    type Output = Paykey;
+
+    async fn run(self, tx: &mut Conn<'_>, cx: &WriteContext) -> Result<Paykey, ApiError> {
+        let code = self.code;
+        let (reason, message) = return_reason(&code)?;
+        let record = change(tx, cx, self.account_id, self.id, |record, now| {
+            if record.status != PaykeyStatus::Active {
+                return Err(not_in(record, "returned; only active paykeys can be"));
+            }
+            let mut status_details = details(message, reason, StatusSource::BankDecline, now);
+            status_details.code = Some(code.clone());
+            set_status(record, PaykeyStatus::Blocked, status_details);
+            record.unblock_eligible = Some(code == "R29" && !record.details.unblocked_once);
+            Ok(())
+        })
+        .await?;
+        Ok(to_wire(&record, Reveal::Masked))
+    }
+}
+
+/// The status reason and message of a simulated ACH return code.
+fn return_reason(code: &str) -> Result<(StatusReason, &'static str), ApiError> {
+    Ok(match code {
         "R29" => (
             StatusReason::OtherNetworkReturn,
             "Corporate customer advises not authorized (R29).",
@@ -395,67 +504,94 @@ pub async fn simulate_return(
                 )],
             })
         }
-    };
-    change(conn, state, account_id, id, |record, now| {
-        if record.status != PaykeyStatus::Active {
-            return Err(not_in(record, "returned; only active paykeys can be"));
-        }
-        let mut status_details = details(message, reason, StatusSource::BankDecline, now);
-        status_details.code = Some(code.clone());
-        set_status(record, PaykeyStatus::Blocked, status_details);
-        record.unblock_eligible = Some(code == "R29" && !record.details.unblocked_once);
-        Ok(())
     })
-    .await
 }
 
-/// Applies a due background verification; false when nothing was due.
-/// Touches only plain columns, so it never needs the data keys.
-pub async fn complete_verification(
-    conn: &mut Conn<'_>,
-    now: Timestamp,
-    id: Uuid,
-) -> Result<bool, ApiError> {
-    let Some((mut details, Some(due))) = repo::details_and_due(conn, id).await? else {
-        return Ok(false);
-    };
-    let Some((status, mut status_details)) = details.pending.take().filter(|_| due <= now) else {
-        return Ok(false);
-    };
-    status_details.changed_at = now;
-    details.status_details = status_details;
-    if let Some(cents) = details.balance_at_link.take() {
-        details.balance = Some(Balance {
-            status: BalanceStatus::Completed,
-            account_balance: Some(cents),
-            updated_at: Some(now),
-        });
+/// Background job: applies a due verification outcome. Touches only plain
+/// columns, so it never needs the data keys. `false` when another instance
+/// applied it or a later change superseded it.
+#[derive(Debug)]
+pub struct CompletePaykeyVerification {
+    /// The claimed job.
+    pub job: Job,
+}
+
+impl Command for CompletePaykeyVerification {
+    type Output = bool;
+
+    async fn run(self, tx: &mut Conn<'_>, cx: &WriteContext) -> Result<bool, ApiError> {
+        if !queue::finish(tx, &self.job).await? {
+            return Ok(false);
+        }
+        let id = crate::storage::query::parse_uuid(&self.job.subject_id)?;
+        let now = cx.now;
+        for _ in 0..MAX_ATTEMPTS {
+            let Some((mut details, version)) = repo::details_and_version(tx, id).await? else {
+                return Ok(false);
+            };
+            let Some((status, mut status_details)) = details.pending.take() else {
+                return Ok(false);
+            };
+            status_details.changed_at = now;
+            details.status_details = status_details;
+            if let Some(cents) = details.balance_at_link.take() {
+                details.balance = Some(Balance {
+                    status: BalanceStatus::Completed,
+                    account_balance: Some(cents),
+                    updated_at: Some(now),
+                });
+            }
+            if repo::finish_verification(tx, id, status, &details, now, version).await? {
+                return Ok(true);
+            }
+        }
+        Err(ApiError::Unavailable(
+            "the paykey kept changing concurrently".into(),
+        ))
     }
-    repo::finish_verification(conn, id, status, &details, now).await?;
-    Ok(true)
 }
 
-/// Stores the result of a balance refresh (`None`: the provider failed).
-pub async fn complete_balance(
-    conn: &mut Conn<'_>,
-    now: Timestamp,
-    id: Uuid,
-    cents: Option<i64>,
-) -> Result<(), ApiError> {
-    let Some((mut details, _)) = repo::details_and_due(conn, id).await? else {
-        return Ok(());
-    };
-    details.balance = Some(match cents {
-        Some(cents) => Balance {
-            status: BalanceStatus::Completed,
-            account_balance: Some(cents),
-            updated_at: Some(now),
-        },
-        None => Balance {
-            status: BalanceStatus::Failed,
-            account_balance: None,
-            updated_at: Some(now),
-        },
-    });
-    repo::finish_balance(conn, id, &details, now).await
+/// Background job: stores the result of a balance refresh (`cents: None`:
+/// the provider failed).
+#[derive(Debug)]
+pub struct CompleteBalanceRefresh {
+    /// The claimed job.
+    pub job: Job,
+    /// The balance the provider reported.
+    pub cents: Option<i64>,
+}
+
+impl Command for CompleteBalanceRefresh {
+    type Output = bool;
+
+    async fn run(self, tx: &mut Conn<'_>, cx: &WriteContext) -> Result<bool, ApiError> {
+        if !queue::finish(tx, &self.job).await? {
+            return Ok(false);
+        }
+        let id = crate::storage::query::parse_uuid(&self.job.subject_id)?;
+        let now = cx.now;
+        for _ in 0..MAX_ATTEMPTS {
+            let Some((mut details, version)) = repo::details_and_version(tx, id).await? else {
+                return Ok(false);
+            };
+            details.balance = Some(match self.cents {
+                Some(cents) => Balance {
+                    status: BalanceStatus::Completed,
+                    account_balance: Some(cents),
+                    updated_at: Some(now),
+                },
+                None => Balance {
+                    status: BalanceStatus::Failed,
+                    account_balance: None,
+                    updated_at: Some(now),
+                },
+            });
+            if repo::save_details(tx, id, &details, now, version).await? {
+                return Ok(true);
+            }
+        }
+        Err(ApiError::Unavailable(
+            "the paykey kept changing concurrently".into(),
+        ))
+    }
 }

@@ -9,7 +9,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
 use crate::error::ApiError;
-use crate::extract::QueryParams;
+use crate::http::extract::QueryParams;
 
 const INDEX_HTML: &str = include_str!("../../widget/index.html");
 const MISSING_PARENT_HTML: &str = include_str!("../../widget/missing-parent.html");

@@ -31,10 +31,10 @@ use axum::Router;
 use serde::Serialize;
 use straddle_types::{ObjectResponse, ResponseType};
 
-use crate::app::AppState;
-use crate::context::json_response;
 use crate::error::ApiError;
-use crate::extract::JsonBody;
+use crate::http::context::json_response;
+use crate::http::extract::JsonBody;
+use crate::state::AppState;
 use session::WidgetSession;
 use types::{ManualEntryRequest, OpenBankingLinkRequest, SignInRequest};
 

@@ -10,12 +10,14 @@ use super::types::{
     AccountView, InstitutionView, ManualEntryRequest, OpenBankingLinkRequest, SessionView,
     SignInRequest,
 };
-use crate::app::AppState;
 use crate::bridge::routes::typed_bank;
 use crate::bridge::{check_account_number, check_typed_routing};
 use crate::error::ApiError;
-use crate::paykeys::service::{link, LinkRequest, LinkedBank};
+use crate::paykeys::service::{LinkPaykey, LinkRequest, LinkedBank};
+use crate::state::AppState;
+use crate::storage::sql::Conn;
 use crate::validation::Problems;
+use crate::write::pipeline::{Command, WriteContext};
 
 /// What the widget shows before linking.
 pub fn describe(state: &AppState, session: &WidgetSession) -> SessionView {
@@ -142,24 +144,41 @@ async fn create_paykey(
     source: PaykeySource,
     bank: LinkedBank,
 ) -> Result<Paykey, ApiError> {
-    let request = LinkRequest {
-        source,
-        customer_id: session.customer_id,
-        bank,
-        config: Some(session.config),
-        external_id: session.external_id.clone(),
-        metadata: None,
+    let link = LinkPaykey {
+        account_id: session.account_id,
+        request: LinkRequest {
+            source,
+            customer_id: session.customer_id,
+            bank,
+            config: Some(session.config),
+            external_id: session.external_id.clone(),
+            metadata: None,
+        },
     };
-    let (work_state, account_id, token_id) =
-        (state.clone(), session.account_id, session.bridge_token_id);
     state
-        .db
-        .write(Box::new(move |conn| {
-            Box::pin(async move {
-                let paykey = link(conn, &work_state, account_id, request).await?;
-                claim(conn, token_id, paykey.id).await?;
-                Ok(paykey)
-            })
-        }))
+        .pipeline
+        .commit(LinkWidgetPaykey {
+            link,
+            bridge_token_id: session.bridge_token_id,
+        })
         .await
+}
+
+/// Links the one paykey of a widget session and marks the session used.
+#[derive(Debug)]
+pub struct LinkWidgetPaykey {
+    /// The paykey to link.
+    pub link: LinkPaykey,
+    /// The session it uses up.
+    pub bridge_token_id: uuid::Uuid,
+}
+
+impl Command for LinkWidgetPaykey {
+    type Output = Paykey;
+
+    async fn run(self, tx: &mut Conn<'_>, cx: &WriteContext) -> Result<Paykey, ApiError> {
+        let paykey = self.link.run(tx, cx).await?;
+        claim(tx, self.bridge_token_id, paykey.id).await?;
+        Ok(paykey)
+    }
 }

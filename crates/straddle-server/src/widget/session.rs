@@ -8,11 +8,11 @@ use axum::http::{header, HeaderMap};
 use straddle_types::paykey::PaykeyConfig;
 use uuid::Uuid;
 
-use crate::app::AppState;
 use crate::bridge::session::{self, BridgeClaims};
-use crate::context::RequestContext;
 use crate::error::{ApiError, TokenProblem};
-use crate::store::parse_uuid;
+use crate::http::context::RequestContext;
+use crate::state::AppState;
+use crate::storage::query::parse_uuid;
 
 /// A widget request authorised by a live, unused bridge token.
 #[derive(Clone, Debug)]
@@ -113,7 +113,7 @@ async fn load(state: &AppState, bridge_token_id: Uuid) -> Result<StoredSession, 
 /// created the paykey. A session that already has one refuses, so two
 /// concurrent links cannot both commit.
 pub async fn claim(
-    conn: &mut crate::sql::Conn<'_>,
+    conn: &mut crate::storage::sql::Conn<'_>,
     bridge_token_id: Uuid,
     paykey_id: Uuid,
 ) -> Result<(), ApiError> {

@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use reqwest::Method;
-use straddle_server::secrets::Secrets;
+use straddle_server::security::secrets::Secrets;
 use straddle_server::{admin, Environment};
 
 use crate::helpers::{customer_body, spawn_app, spawn_app_with, Options};
@@ -46,7 +46,7 @@ async fn revoked_keys_stop_working_within_the_refresh_interval() {
     })
     .await;
     let secrets = Secrets::load_or_create(&app.secrets_file).unwrap();
-    let (key_id, key) = admin::create_key(&app.state.db, &secrets, app.account_id)
+    let (key_id, key) = admin::create_key(&app.state.pipeline, &secrets, app.account_id)
         .await
         .unwrap();
     assert_eq!(
@@ -55,7 +55,9 @@ async fn revoked_keys_stop_working_within_the_refresh_interval() {
             .status,
         200
     );
-    admin::revoke_key(&app.state.db, key_id).await.unwrap();
+    admin::revoke_key(&app.state.pipeline, key_id)
+        .await
+        .unwrap();
     let mut refused = false;
     for _ in 0..50 {
         if app
@@ -83,7 +85,7 @@ async fn keys_of_the_other_environment_are_refused() {
     let app = spawn_app().await;
     let secrets = Secrets::load_or_create(&app.secrets_file).unwrap();
     let production = admin::bootstrap(
-        &app.state.db,
+        &app.state.pipeline,
         &secrets,
         "Prod",
         Environment::Production,

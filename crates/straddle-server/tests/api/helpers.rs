@@ -10,7 +10,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 use sqlx::{Connection, Executor};
 use straddle_server::config::Config;
-use straddle_server::secrets::Secrets;
+use straddle_server::security::secrets::Secrets;
 use straddle_server::{admin, AppState, Application, ManualClock};
 use tokio::sync::oneshot;
 use uuid::Uuid;
@@ -141,7 +141,7 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
     let state = app.state().clone();
     let secrets = Secrets::load_or_create(&secrets_file).unwrap();
     let created = admin::bootstrap(
-        &state.db,
+        &state.pipeline,
         &secrets,
         "Test Platform",
         state.config.environment,
@@ -235,7 +235,7 @@ impl TestApp {
     pub async fn other_platform(&self, allow_unmask: bool) -> (Uuid, String) {
         let secrets = Secrets::load_or_create(&self.secrets_file).unwrap();
         let env = self.state.config.environment;
-        let created = admin::bootstrap(&self.state.db, &secrets, "Other", env, allow_unmask)
+        let created = admin::bootstrap(&self.state.pipeline, &secrets, "Other", env, allow_unmask)
             .await
             .unwrap();
         (created.account.id, created.api_key.0)
@@ -245,7 +245,7 @@ impl TestApp {
     pub async fn embedded_account(&self) -> Uuid {
         let env = self.state.config.environment;
         admin::create_account(
-            &self.state.db,
+            &self.state.pipeline,
             "Embedded",
             Some(self.account_id),
             env,

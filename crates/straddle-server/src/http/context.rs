@@ -13,8 +13,8 @@ use straddle_types::{ErrorResponse, ResponseMetadata, ResponseType, Timestamp};
 use tracing::Instrument;
 use uuid::Uuid;
 
-use crate::app::AppState;
 use crate::error::PendingError;
+use crate::state::AppState;
 
 /// Identity and time of one API request.
 #[derive(Clone, Debug)]

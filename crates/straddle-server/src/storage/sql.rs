@@ -11,7 +11,7 @@ use crate::error::ApiError;
 
 /// A connection the repositories run statements on.
 pub enum Conn<'c> {
-    /// An sqlx connection (PostgreSQL, or an SQLite reader).
+    /// An sqlx connection to PostgreSQL.
     Sqlx(&'c mut AnyConnection),
     /// The SQLite writer's own connection.
     Sqlite(&'c mut rusqlite::Connection),
@@ -82,7 +82,7 @@ impl From<Option<i64>> for Arg {
 /// Builds a parameter list: `args![a, b, c]`.
 #[macro_export]
 macro_rules! args {
-    ($($value:expr),* $(,)?) => { vec![$($crate::sql::Arg::from($value)),*] };
+    ($($value:expr),* $(,)?) => { vec![$($crate::storage::sql::Arg::from($value)),*] };
 }
 
 /// A column value.
@@ -140,6 +140,45 @@ impl Row {
 }
 
 impl Conn<'_> {
+    /// Takes the transaction-scoped lock `key` if no other transaction holds
+    /// it, without waiting; `false` when another does. On SQLite every write
+    /// transaction already excludes the others, so it always succeeds.
+    pub async fn try_lock(&mut self, key: i64) -> Result<bool, ApiError> {
+        match self {
+            Conn::Sqlx(_) => Ok(self
+                .fetch_one(
+                    "SELECT CASE WHEN pg_try_advisory_xact_lock($1) THEN 1 ELSE 0 END::BIGINT AS locked",
+                    crate::args![key],
+                )
+                .await?
+                .int("locked")?
+                == 1),
+            Conn::Sqlite(_) => Ok(true),
+        }
+    }
+
+    /// Takes the transaction-scoped lock `key`, waiting for it (bounded by
+    /// the statement timeout). A no-op on SQLite, as for [`Conn::try_lock`].
+    pub async fn lock(&mut self, key: i64) -> Result<(), ApiError> {
+        if let Conn::Sqlx(_) = self {
+            self.fetch_one(
+                "SELECT 1::BIGINT AS locked FROM (SELECT pg_advisory_xact_lock($1)) AS held",
+                crate::args![key],
+            )
+            .await?;
+        }
+        Ok(())
+    }
+
+    /// ` FOR UPDATE SKIP LOCKED` on PostgreSQL, where other instances claim
+    /// the same rows concurrently; nothing on SQLite's single writer.
+    pub fn skip_locked(&self) -> &'static str {
+        match self {
+            Conn::Sqlx(_) => " FOR UPDATE SKIP LOCKED",
+            Conn::Sqlite(_) => "",
+        }
+    }
+
     /// Runs a statement; returns the number of rows it changed.
     pub async fn execute(&mut self, sql: &str, args: Vec<Arg>) -> Result<u64, ApiError> {
         match self {
@@ -296,8 +335,15 @@ impl rusqlite::ToSql for Arg {
     }
 }
 
-fn sqlite_error(error: rusqlite::Error) -> ApiError {
-    ApiError::Internal(format!("database: {error}"))
+/// A busy or locked database is 503 (another process holds the write
+/// lock past the busy timeout); anything else is a bug.
+pub fn sqlite_error(error: rusqlite::Error) -> ApiError {
+    match error.sqlite_error_code() {
+        Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked) => {
+            ApiError::Unavailable(format!("database: {error}"))
+        }
+        _ => ApiError::Internal(format!("database: {error}")),
+    }
 }
 
 #[cfg(test)]

@@ -9,21 +9,16 @@ use std::num::NonZeroU32;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
-use axum::extract::{Request, State};
-use axum::http::{header, HeaderMap};
-use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use subtle::ConstantTimeEq;
 use uuid::Uuid;
 
 use crate::accounts::{find_account, key_hash, Account, ApiKeyClaims};
-use crate::app::AppState;
 use crate::config::Environment;
-use crate::db::Db;
 use crate::error::ApiError;
-use crate::store::parse_uuid;
+use crate::storage::db::Db;
+use crate::storage::query::parse_uuid;
 
 /// Who is calling, and for which account.
 #[derive(Clone, Debug)]
@@ -185,7 +180,7 @@ impl KeyVerifier {
         });
     }
 
-    fn check_rate(&self, platform_id: Uuid) -> Result<(), ApiError> {
+    pub fn check_rate(&self, platform_id: Uuid) -> Result<(), ApiError> {
         let Some(limiter) = &self.limiter else {
             return Ok(());
         };
@@ -206,72 +201,4 @@ fn read<T>(lock: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
 
 fn write<T>(lock: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
     lock.write().unwrap_or_else(|e| e.into_inner())
-}
-
-/// Parses `Straddle-Account-Id`: a bare UUID, an `acct_` prefix tolerated.
-fn parse_account_header(value: &str) -> Result<Uuid, ApiError> {
-    let bare = value.trim().strip_prefix("acct_").unwrap_or(value.trim());
-    Uuid::parse_str(bare)
-        .map_err(|_| ApiError::invalid_field("Straddle-Account-Id", "Must be a UUID."))
-}
-
-/// Middleware for API routes: authenticates, resolves the acting account,
-/// applies the rate limit, and stores the [`Principal`] for handlers.
-pub async fn authenticate(
-    State(state): State<AppState>,
-    mut request: Request,
-    next: Next,
-) -> Response {
-    match principal_for(&state, request.headers()).await {
-        Ok(principal) => {
-            request.extensions_mut().insert(principal);
-            next.run(request).await
-        }
-        Err(err) => err.into_response(),
-    }
-}
-
-async fn principal_for(state: &AppState, headers: &HeaderMap) -> Result<Principal, ApiError> {
-    let token = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| {
-            v.strip_prefix("Bearer ")
-                .or_else(|| v.strip_prefix("bearer "))
-        })
-        .map(str::trim)
-        .ok_or(ApiError::Unauthorized)?;
-    let verifier = &state.keys;
-    let authenticated = verifier.verify(&state.db, token).await?;
-    verifier.check_rate(authenticated.platform_id())?;
-    let acting = match headers.get("straddle-account-id") {
-        None => authenticated.clone(),
-        Some(value) => {
-            let text = value
-                .to_str()
-                .map_err(|_| ApiError::invalid_field("Straddle-Account-Id", "Must be a UUID."))?;
-            let id = parse_account_header(text)?;
-            if id == authenticated.id {
-                authenticated.clone()
-            } else {
-                let forbidden = || {
-                    ApiError::Forbidden(
-                        "Straddle-Account-Id is not an embedded account of this platform.".into(),
-                    )
-                };
-                let account = verifier
-                    .account(&state.db, id)
-                    .await?
-                    .ok_or_else(forbidden)?;
-                if account.parent_id != Some(authenticated.id) {
-                    return Err(forbidden());
-                }
-                account
-            }
-        }
-    };
-    Ok(Principal {
-        authenticated,
-        acting,
-    })
 }

@@ -1,7 +1,7 @@
 //! Helpers shared by the repositories: text encodings of enums, ids and
 //! times, and a small builder for filtered, paged list queries.
 
-use crate::sql::{Arg, Conn, Row};
+use crate::storage::sql::{Arg, Conn, Row};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use straddle_types::Timestamp;

@@ -11,7 +11,7 @@ use base64::Engine;
 use secrecy::ExposeSecret;
 
 use crate::error::ApiError;
-use crate::secrets::Secrets;
+use crate::security::secrets::Secrets;
 
 /// Encrypts with the active key, decrypts with whichever key a ciphertext names.
 pub struct Sealer {

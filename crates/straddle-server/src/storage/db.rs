@@ -13,6 +13,7 @@
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use futures::future::BoxFuture;
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
@@ -21,7 +22,38 @@ use sqlx::{Any, AnyPool, ConnectOptions, Executor};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::error::ApiError;
-pub use crate::sql::{Conn, WriteFn};
+pub use crate::storage::sql::{Conn, WriteFn};
+
+/// How the server connects: pool size, timeouts, and the name its
+/// PostgreSQL sessions carry.
+#[derive(Clone, Debug)]
+pub struct DbOptions {
+    /// Most PostgreSQL connections this instance holds.
+    pub pool_size: u32,
+    /// Longest wait for a pooled connection before answering 503.
+    pub acquire_timeout: Duration,
+    /// PostgreSQL `statement_timeout`.
+    pub statement_timeout: Duration,
+    /// PostgreSQL `idle_in_transaction_session_timeout`.
+    pub idle_in_transaction_timeout: Duration,
+    /// PostgreSQL `application_name`: identifies this instance in `pg_stat_activity`.
+    pub application_name: String,
+    /// SQLite group commit: most writes per transaction (1 turns it off).
+    pub max_batch: usize,
+}
+
+impl Default for DbOptions {
+    fn default() -> Self {
+        DbOptions {
+            pool_size: 16,
+            acquire_timeout: Duration::from_secs(5),
+            statement_timeout: Duration::from_secs(10),
+            idle_in_transaction_timeout: Duration::from_secs(30),
+            application_name: "straddle".into(),
+            max_batch: DEFAULT_MAX_BATCH,
+        }
+    }
+}
 
 /// A queued job: runs its work inside the writer's savepoint and says
 /// whether it failed (so the writer rolls it back) and how to report the
@@ -98,15 +130,15 @@ const SQLITE_PRAGMAS: &str =
     "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA busy_timeout = 5000; PRAGMA foreign_keys = ON;";
 
 impl Db {
-    /// Connects with the default group-commit batch size.
+    /// Connects with default options.
     pub async fn connect(url: &str) -> Result<Db, sqlx::Error> {
-        Db::connect_with_batch(url, DEFAULT_MAX_BATCH).await
+        Db::connect_with(url, &DbOptions::default()).await
     }
 
-    /// Connects, runs migrations, and on SQLite starts the writer task,
-    /// which commits up to `max_batch` queued writes per transaction
-    /// (1 turns group commit off).
-    pub async fn connect_with_batch(url: &str, max_batch: usize) -> Result<Db, sqlx::Error> {
+    /// Connects, runs migrations, and on SQLite starts the writer thread,
+    /// which commits up to `options.max_batch` queued writes per transaction.
+    pub async fn connect_with(url: &str, options: &DbOptions) -> Result<Db, sqlx::Error> {
+        let max_batch = options.max_batch;
         sqlx::any::install_default_drivers();
         let backend = if url.starts_with("sqlite:") {
             Backend::Sqlite
@@ -121,7 +153,7 @@ impl Db {
             Backend::Sqlite => sqlite_url(url)?,
             Backend::Postgres => url.to_string(),
         };
-        let options = AnyConnectOptions::from_str(&url)?.disable_statement_logging();
+        let connect_options = AnyConnectOptions::from_str(&url)?.disable_statement_logging();
         let pool_options = match backend {
             Backend::Sqlite => AnyPoolOptions::new()
                 .max_connections(8)
@@ -131,9 +163,29 @@ impl Db {
                         Ok(())
                     })
                 }),
-            Backend::Postgres => AnyPoolOptions::new().max_connections(16),
+            Backend::Postgres => {
+                let session = format!(
+                    "SET application_name = '{}'; SET statement_timeout = {}; SET idle_in_transaction_session_timeout = {};",
+                    options.application_name.replace('\'', ""),
+                    options.statement_timeout.as_millis(),
+                    options.idle_in_transaction_timeout.as_millis(),
+                );
+                AnyPoolOptions::new()
+                    .max_connections(options.pool_size.max(1))
+                    .acquire_timeout(options.acquire_timeout)
+                    // A connection that broke while idle fails its request
+                    // with 503 and is dropped; no round trip per acquire.
+                    .test_before_acquire(false)
+                    .after_connect(move |conn, _| {
+                        let session = session.clone();
+                        Box::pin(async move {
+                            conn.execute(session.as_str()).await?;
+                            Ok(())
+                        })
+                    })
+            }
         };
-        let pool = pool_options.connect_with(options.clone()).await?;
+        let pool = pool_options.connect_with(connect_options).await?;
         sqlx::migrate!("./migrations").run(&pool).await?;
         let writer = match backend {
             Backend::Sqlite => {
@@ -195,7 +247,7 @@ impl Db {
                 let failed = result.is_err();
                 let report = Box::new(move |committed: bool| {
                     let result = match result {
-                        Ok(_) if !committed => Err(ApiError::Internal("commit failed".into())),
+                        Ok(_) if !committed => Err(ApiError::Unavailable("commit failed".into())),
                         other => other,
                     };
                     let _ = reply.send(result);

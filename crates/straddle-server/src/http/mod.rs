@@ -1,0 +1,10 @@
+//! The HTTP layer: request context and envelopes, authentication, body and
+//! query extraction, paging, and the caller every API handler receives.
+
+pub mod auth;
+pub mod caller;
+pub mod context;
+pub mod extract;
+pub mod paging;
+
+pub use caller::Caller;

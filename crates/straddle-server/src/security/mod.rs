@@ -1,0 +1,6 @@
+//! Secrets and what they protect: API-key verification, encryption at rest,
+//! and the secrets file.
+
+pub mod crypto;
+pub mod keys;
+pub mod secrets;

@@ -1,0 +1,35 @@
+//! The shared state every handler and background job can reach. A leaf of
+//! the module graph: it names infrastructure, never features or HTTP.
+
+use std::sync::Arc;
+
+use straddle_providers::Providers;
+
+use crate::clock::Clock;
+use crate::config::Config;
+use crate::security::crypto::Sealer;
+use crate::security::keys::KeyVerifier;
+use crate::security::secrets::SigningKey;
+use crate::storage::db::Db;
+use crate::write::pipeline::Pipeline;
+
+/// Everything a request handler can reach.
+#[derive(Clone, Debug)]
+pub struct AppState {
+    /// Storage, for reads.
+    pub db: Db,
+    /// Runs write commands.
+    pub pipeline: Pipeline,
+    /// The current time.
+    pub clock: Arc<dyn Clock>,
+    /// API key verification, account cache and rate limits.
+    pub keys: Arc<KeyVerifier>,
+    /// Encryption at rest.
+    pub sealer: Arc<Sealer>,
+    /// Server configuration.
+    pub config: Arc<Config>,
+    /// Plaid and Quiltt (sandbox or live).
+    pub providers: Arc<Providers>,
+    /// HS256 key of bridge tokens (distinct from the API-key key).
+    pub bridge_key: Arc<SigningKey>,
+}

@@ -1,0 +1,6 @@
+//! Storage behind one seam: the database handle, the portable query
+//! interface over both drivers, and column encodings.
+
+pub mod db;
+pub mod query;
+pub mod sql;
