@@ -12,6 +12,7 @@ use uuid::Uuid;
 
 use crate::config::Environment;
 use crate::error::ApiError;
+use crate::storage::query::hex;
 use crate::write::pipeline::{Command, WriteContext};
 
 /// An account: a platform, or an embedded account of one.
@@ -64,11 +65,6 @@ pub struct ApiKeyClaims {
 /// SHA-256 of a key, hex.
 pub fn key_hash(key: &str) -> String {
     hex(&Sha256::digest(key.as_bytes()))
-}
-
-/// Lowercase hex.
-pub fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// Creates an account.

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use straddle_providers::{LiveConfig, LiveProvider, Providers, SandboxProvider};
 
-use crate::storage::db::DbOptions;
+use crate::storage::db::{sqlite_path, DbOptions};
 
 /// Sandbox or production semantics.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -117,12 +117,4 @@ pub fn default_secrets_file(database_url: &str) -> PathBuf {
             .join("straddle-secrets.json"),
         None => default_data_dir().join("straddle-secrets.json"),
     }
-}
-
-/// The file path of an `sqlite:` URL, without query parameters.
-pub fn sqlite_path(database_url: &str) -> Option<PathBuf> {
-    let rest = database_url.strip_prefix("sqlite:")?;
-    let rest = rest.strip_prefix("//").unwrap_or(rest);
-    let path = rest.split('?').next().unwrap_or(rest);
-    Some(PathBuf::from(path))
 }

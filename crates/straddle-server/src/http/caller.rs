@@ -18,7 +18,7 @@ use crate::http::paging::{Paging, MAX_PAGE_SIZE};
 use crate::security::keys::Principal;
 use crate::state::AppState;
 use crate::write::idempotency::IdempotencyKey;
-use crate::write::pipeline::{Command, WriteRequest};
+use crate::write::pipeline::{Command, WriteRequest, Written};
 
 /// The authenticated caller of an API route, with what it sent.
 #[derive(Clone, Debug)]
@@ -86,7 +86,9 @@ impl Caller {
         C::Output: Serialize,
     {
         let request = self.write_request(state, body, status)?;
-        state.pipeline.respond(request, command).await
+        Ok(written_response(
+            state.pipeline.respond(request, command).await?,
+        ))
     }
 
     /// Like [`Caller::execute`] for writes whose inputs come from a data
@@ -105,7 +107,9 @@ impl Caller {
         P: Future<Output = Result<C, ApiError>> + Send + 'static,
     {
         let request = self.write_request(state, body, status)?;
-        state.pipeline.respond_after(request, prepare).await
+        Ok(written_response(
+            state.pipeline.respond_after(request, prepare).await?,
+        ))
     }
 
     fn write_request(
@@ -119,7 +123,7 @@ impl Caller {
             status,
             key: IdempotencyKey::from_header(
                 self.idempotency_key.as_ref(),
-                &self.principal,
+                (self.principal.authenticated.id, self.principal.acting.id),
                 state.config.environment.as_str(),
                 &self.method,
                 &self.path,
@@ -165,4 +169,18 @@ impl Caller {
         };
         Ok(json_response(StatusCode::OK, serde_json::to_string(&body)?))
     }
+}
+
+/// The response of a write: its status and envelope, marked when replayed.
+fn written_response(written: Written) -> Response {
+    let mut response = json_response(
+        StatusCode::from_u16(written.status).unwrap_or(StatusCode::OK),
+        written.body,
+    );
+    if written.replayed {
+        response
+            .headers_mut()
+            .insert("idempotent-replayed", HeaderValue::from_static("true"));
+    }
+    response
 }

@@ -189,7 +189,7 @@ impl Db {
         sqlx::migrate!("./migrations").run(&pool).await?;
         let writer = match backend {
             Backend::Sqlite => {
-                let path = crate::config::sqlite_path(&url).unwrap_or_default();
+                let path = sqlite_path(&url).unwrap_or_default();
                 let conn = rusqlite::Connection::open(path)
                     .map_err(|e| sqlx::Error::Configuration(e.into()))?;
                 conn.execute_batch(SQLITE_PRAGMAS)
@@ -206,7 +206,7 @@ impl Db {
         };
         let sqlite_readers = match backend {
             Backend::Sqlite => Some(Arc::new(SqliteReaders {
-                path: crate::config::sqlite_path(&url).unwrap_or_default(),
+                path: sqlite_path(&url).unwrap_or_default(),
                 idle: Mutex::new(Vec::new()),
             })),
             Backend::Postgres => None,
@@ -265,11 +265,17 @@ impl Db {
     }
 }
 
+/// The file path of an `sqlite:` URL, without query parameters.
+pub fn sqlite_path(database_url: &str) -> Option<PathBuf> {
+    let rest = database_url.strip_prefix("sqlite:")?;
+    let rest = rest.strip_prefix("//").unwrap_or(rest);
+    let path = rest.split('?').next().unwrap_or(rest);
+    Some(PathBuf::from(path))
+}
+
 /// Adds `mode=rwc` and creates the folder so a fresh data dir just works.
 fn sqlite_url(url: &str) -> Result<String, sqlx::Error> {
-    if let Some(parent) =
-        crate::config::sqlite_path(url).and_then(|p| p.parent().map(|p| p.to_path_buf()))
-    {
+    if let Some(parent) = sqlite_path(url).and_then(|p| p.parent().map(|p| p.to_path_buf())) {
         if !parent.as_os_str().is_empty() {
             std::fs::create_dir_all(&parent).map_err(sqlx::Error::Io)?;
         }

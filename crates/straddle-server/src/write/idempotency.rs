@@ -18,9 +18,8 @@ use sha2::{Digest, Sha256};
 use straddle_types::Timestamp;
 use uuid::Uuid;
 
-use crate::accounts::hex;
 use crate::error::{item, ApiError};
-use crate::security::keys::Principal;
+use crate::storage::query::hex;
 use crate::storage::sql::Conn;
 
 /// How long a completed key is remembered.
@@ -39,10 +38,11 @@ pub struct IdempotencyKey {
 }
 
 impl IdempotencyKey {
-    /// The key of a request, if it sent one (10–40 characters).
+    /// The key of a request, if it sent one (10–40 characters), scoped to
+    /// the authenticated and the acting account.
     pub fn from_header(
         header: Option<&HeaderValue>,
-        principal: &Principal,
+        (authenticated_id, acting_id): (Uuid, Uuid),
         environment: &str,
         method: &Method,
         path: &str,
@@ -69,8 +69,8 @@ impl IdempotencyKey {
         Ok(Some(IdempotencyKey {
             scope_hash: sha256(&[
                 environment,
-                &principal.authenticated.id.to_string(),
-                &principal.acting.id.to_string(),
+                &authenticated_id.to_string(),
+                &acting_id.to_string(),
                 key,
             ]),
             fingerprint: sha256(&[method.as_str(), path, &body.to_string()]),

@@ -10,17 +10,16 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::http::{HeaderValue, StatusCode};
-use axum::response::Response;
+use axum::http::StatusCode;
 use serde::Serialize;
 use straddle_types::{ObjectResponse, ResponseMetadata, ResponseType, Timestamp};
 use tracing::Instrument;
 
-use super::idempotency::{self, IdempotencyKey, Stored};
+pub use super::idempotency::Stored as Written;
+use super::idempotency::{self, IdempotencyKey};
 use crate::clock::Clock;
 use crate::config::Environment;
 use crate::error::ApiError;
-use crate::http::context::json_response;
 use crate::security::crypto::Sealer;
 use crate::storage::db::Db;
 use crate::storage::sql::Conn;
@@ -134,11 +133,11 @@ impl Pipeline {
             .await
     }
 
-    /// Runs an API write and answers with the object envelope around its
+    /// Runs an API write; the response is the object envelope around its
     /// output. With an `Idempotency-Key`, the key is checked and the
     /// response stored in the command's own transaction: a replay answers
     /// from the store, a concurrent duplicate gets 409 without waiting.
-    pub async fn respond<C>(&self, request: WriteRequest, command: C) -> Result<Response, ApiError>
+    pub async fn respond<C>(&self, request: WriteRequest, command: C) -> Result<Written, ApiError>
     where
         C: Command,
         C::Output: Serialize,
@@ -148,7 +147,7 @@ impl Pipeline {
             let WriteRequest { meta, status, key } = request;
             let Some(key) = key else {
                 let output = pipeline.transact(command).await?;
-                return Ok(Stored::fresh(status, render(meta, output)?));
+                return Ok(Written::fresh(status, render(meta, output)?));
             };
             let cx = pipeline.context();
             pipeline
@@ -160,13 +159,12 @@ impl Pipeline {
                         }
                         let body = render(meta, command.run(tx, &cx).await?)?;
                         idempotency::store(tx, &key, status, &body, cx.now).await?;
-                        Ok(Stored::fresh(status, body))
+                        Ok(Written::fresh(status, body))
                     })
                 }))
                 .await
         })
         .await
-        .map(into_response)
     }
 
     /// Like [`Pipeline::respond`], for writes whose inputs come from a data
@@ -179,7 +177,7 @@ impl Pipeline {
         &self,
         request: WriteRequest,
         prepare: P,
-    ) -> Result<Response, ApiError>
+    ) -> Result<Written, ApiError>
     where
         C: Command,
         C::Output: Serialize,
@@ -190,7 +188,7 @@ impl Pipeline {
             let WriteRequest { meta, status, key } = request;
             let Some(key) = key else {
                 let output = pipeline.transact(prepare.await?).await?;
-                return Ok(Stored::fresh(status, render(meta, output)?));
+                return Ok(Written::fresh(status, render(meta, output)?));
             };
             let reserve_key = key.clone();
             let now = pipeline.clock.timestamp();
@@ -213,7 +211,6 @@ impl Pipeline {
             outcome
         })
         .await
-        .map(into_response)
     }
 
     async fn finish_reserved<C, P>(
@@ -223,7 +220,7 @@ impl Pipeline {
         key: &IdempotencyKey,
         token: &str,
         prepare: P,
-    ) -> Result<Stored, ApiError>
+    ) -> Result<Written, ApiError>
     where
         C: Command,
         C::Output: Serialize,
@@ -237,7 +234,7 @@ impl Pipeline {
                 Box::pin(async move {
                     let body = render(meta, command.run(tx, &cx).await?)?;
                     idempotency::complete(tx, &key, &token, status, &body, cx.now).await?;
-                    Ok(Stored::fresh(status, body))
+                    Ok(Written::fresh(status, body))
                 })
             }))
             .await
@@ -274,17 +271,4 @@ fn render<T: Serialize>(meta: ResponseMetadata, data: T) -> Result<String, ApiEr
         response_type: ResponseType::Object,
         data,
     })?)
-}
-
-fn into_response(stored: Stored) -> Response {
-    let mut response = json_response(
-        StatusCode::from_u16(stored.status).unwrap_or(StatusCode::OK),
-        stored.body,
-    );
-    if stored.replayed {
-        response
-            .headers_mut()
-            .insert("idempotent-replayed", HeaderValue::from_static("true"));
-    }
-    response
 }
