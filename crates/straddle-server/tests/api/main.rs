@@ -6,6 +6,7 @@ mod conventions;
 mod customers;
 mod helpers;
 mod idempotency;
+mod outages;
 mod paykeys;
 mod sdk;
 mod widget;
