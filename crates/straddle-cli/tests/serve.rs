@@ -7,6 +7,10 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use serde_json::{json, Value};
+use sqlx::{Connection, Executor, PgConnection};
+use straddle_server::accounts;
+use straddle_server::db::Db;
+use straddle_server::secrets::Secrets;
 
 const BIN: &str = env!("CARGO_BIN_EXE_straddle");
 
@@ -355,4 +359,134 @@ async fn logs_carry_request_ids_but_never_keys_or_pii() {
     ] {
         assert!(!logs.contains(secret), "logs leak {secret}");
     }
+}
+
+/// A fresh, empty database: a new PostgreSQL database when
+/// `STRADDLE_TEST_DATABASE_URL` is set, else an SQLite file in `dir`.
+async fn empty_database(dir: &Path) -> String {
+    match std::env::var("STRADDLE_TEST_DATABASE_URL") {
+        Ok(base) if base.starts_with("postgres") => {
+            let name = format!("straddle_first_{}", uuid::Uuid::now_v7().simple());
+            let mut conn = PgConnection::connect(&base).await.unwrap();
+            conn.execute(format!("CREATE DATABASE {name}").as_str())
+                .await
+                .unwrap();
+            let (prefix, _) = base.rsplit_once('/').unwrap();
+            format!("{prefix}/{name}")
+        }
+        _ => format!("sqlite://{}/first.db", dir.display()),
+    }
+}
+
+async fn drop_empty_database(url: &str) {
+    if let (Ok(base), Some((_, name))) = (
+        std::env::var("STRADDLE_TEST_DATABASE_URL"),
+        url.rsplit_once('/'),
+    ) {
+        if base.starts_with("postgres") && name.starts_with("straddle_first_") {
+            let mut conn = PgConnection::connect(&base).await.unwrap();
+            conn.execute(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)").as_str())
+                .await
+                .unwrap();
+        }
+    }
+}
+
+/// The lines one `straddle serve` prints up to `listening on` (or until it
+/// exits), and whether it got there.
+fn start_output(child: &mut Child) -> std::sync::mpsc::Receiver<(Vec<String>, bool)> {
+    let (tx, rx) = std::sync::mpsc::channel();
+    let mut reader = BufReader::new(child.stdout.take().unwrap());
+    std::thread::spawn(move || {
+        let mut lines = vec![];
+        loop {
+            let mut line = String::new();
+            if reader.read_line(&mut line).unwrap_or(0) == 0 {
+                let _ = tx.send((lines, false));
+                return;
+            }
+            let line = line.trim_end().to_string();
+            let listening = line.starts_with("listening on ");
+            lines.push(line);
+            if listening {
+                let _ = tx.send((lines, true));
+                // Keep draining stdout so the server never blocks on it.
+                let mut sink = String::new();
+                let _ = reader.read_to_string(&mut sink);
+                return;
+            }
+        }
+    });
+    rx
+}
+
+/// A child process, killed and reaped when dropped.
+struct Killed(Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[tokio::test]
+async fn first_start_creates_one_account() {
+    const ROUNDS: usize = 5;
+    const PROCESSES: usize = 3;
+    let (mut not_started, mut bad_rounds) = (0, 0);
+    let (mut keys_printed, mut account_counts) = (vec![], vec![]);
+    for _ in 0..ROUNDS {
+        let (dir, _) = scratch();
+        let url = empty_database(&dir).await;
+        // Provisioned once, as every instance of a deployment must share it.
+        let secrets = dir.join("secrets.json");
+        Secrets::load_or_create(&secrets).unwrap();
+        let mut children = vec![];
+        for i in 0..PROCESSES {
+            let stderr = std::fs::File::create(dir.join(format!("stderr-{i}.log"))).unwrap();
+            let child = Command::new(BIN)
+                .args(["serve", "--addr", "127.0.0.1:0", "--database-url", &url])
+                .arg("--secrets-file")
+                .arg(&secrets)
+                .stdout(Stdio::piped())
+                .stderr(Stdio::from(stderr))
+                .spawn()
+                .unwrap();
+            children.push(Killed(child));
+        }
+        let outputs: Vec<_> = children
+            .iter_mut()
+            .map(|c| start_output(&mut c.0))
+            .collect();
+        let (mut started, mut keys) = (0, 0);
+        for output in outputs {
+            let (lines, listening) = output
+                .recv_timeout(Duration::from_secs(60))
+                .unwrap_or_default();
+            started += usize::from(listening);
+            keys += lines.iter().filter(|l| l.starts_with("eyJ")).count();
+        }
+        let db = Db::connect(&url).await.unwrap();
+        let count = {
+            let mut reader = db.reader().await.unwrap();
+            accounts::count_accounts(&mut reader.conn()).await.unwrap()
+        };
+        db.pool.close().await;
+        drop(children);
+        drop_empty_database(&url).await;
+        not_started += PROCESSES - started;
+        bad_rounds += usize::from(started != PROCESSES || keys != 1 || count != 1);
+        keys_printed.push(keys);
+        account_counts.push(count);
+    }
+    eprintln!(
+        "first start, {PROCESSES} processes x {ROUNDS} rounds: keys printed {keys_printed:?}, \
+         accounts {account_counts:?}, {not_started} processes never listened"
+    );
+    assert_eq!(not_started, 0, "every process starts");
+    assert_eq!(
+        bad_rounds, 0,
+        "exactly one key printed and one account per round"
+    );
 }

@@ -37,6 +37,20 @@ pub struct Reply {
 }
 
 impl Reply {
+    /// Reads a whole response; panics unless the body is JSON.
+    pub async fn read(response: reqwest::Response) -> Reply {
+        let status = response.status();
+        let headers = response.headers().clone();
+        let text = response.text().await.unwrap();
+        let body = serde_json::from_str(&text)
+            .unwrap_or_else(|_| panic!("non-JSON response {status}: {text}"));
+        Reply {
+            status,
+            headers,
+            body,
+        }
+    }
+
     /// `data` of a success envelope.
     pub fn data(&self) -> &Value {
         &self.body["data"]
@@ -117,6 +131,21 @@ pub async fn fresh_database() -> (String, PathBuf) {
             (format!("{prefix}/{name}"), secrets)
         }
         _ => (format!("sqlite://{}/straddle.db", dir.display()), secrets),
+    }
+}
+
+/// Drops a PostgreSQL database made by [`fresh_database`] (SQLite files stay).
+pub async fn drop_database(database_url: &str) {
+    if let (Ok(base), Some((_, name))) = (
+        std::env::var("STRADDLE_TEST_DATABASE_URL"),
+        database_url.rsplit_once('/'),
+    ) {
+        if base.starts_with("postgres") && name.starts_with("straddle_test_") {
+            let mut conn = sqlx::PgConnection::connect(&base).await.unwrap();
+            conn.execute(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)").as_str())
+                .await
+                .unwrap();
+        }
     }
 }
 
@@ -203,17 +232,7 @@ impl TestApp {
         if let Some(body) = body {
             request = request.json(body);
         }
-        let response = request.send().await.expect("request");
-        let status = response.status();
-        let headers = response.headers().clone();
-        let text = response.text().await.unwrap();
-        let body = serde_json::from_str(&text)
-            .unwrap_or_else(|_| panic!("non-JSON response {status}: {text}"));
-        Reply {
-            status,
-            headers,
-            body,
-        }
+        Reply::read(request.send().await.expect("request")).await
     }
 
     pub async fn get(&self, path: &str) -> Reply {
@@ -270,17 +289,7 @@ impl TestApp {
     pub async fn stop(mut self) {
         self.shut_down().await;
         self.state.db.pool.close().await;
-        if let (Ok(base), Some((_, name))) = (
-            std::env::var("STRADDLE_TEST_DATABASE_URL"),
-            self.database_url.rsplit_once('/'),
-        ) {
-            if base.starts_with("postgres") && name.starts_with("straddle_test_") {
-                let mut conn = sqlx::PgConnection::connect(&base).await.unwrap();
-                conn.execute(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)").as_str())
-                    .await
-                    .unwrap();
-            }
-        }
+        drop_database(&self.database_url).await;
     }
 
     /// Polls `path` until `check` passes on its body (bounded; not a timing test).

@@ -2,10 +2,12 @@
 
 mod auth;
 mod bridge;
+mod cluster;
 mod conventions;
 mod customers;
 mod helpers;
 mod idempotency;
+mod instances;
 mod outages;
 mod paykeys;
 mod sdk;
