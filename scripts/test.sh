@@ -74,6 +74,7 @@ if pg_answers || start_or_install_postgres; then
     STRADDLE_TEST_DATABASE_URL="$PG_URL" cargo test --workspace --locked
     echo "==> Python SDK conformance on PostgreSQL"
     STRADDLE_TEST_DATABASE_URL="$PG_URL" .venv/bin/python -m pytest -q tests/conformance
+    drop_stale_test_databases
 else
     cat >&2 <<MSG
 ==> PostgreSQL suite NOT run: nothing answers at $PG_URL and this script could

@@ -83,9 +83,15 @@ def _binary() -> Path:
 
 
 def _database_url(tmp_dir: Path) -> str:
-    # A shared Postgres database is isolated enough: every session works in a
-    # platform account of its own, and the server scopes all data by account.
-    return os.environ.get("STRADDLE_TEST_DATABASE_URL") or f"sqlite://{tmp_dir / 'straddle.db'}"
+    """A fresh database for the session: a new PostgreSQL database beside
+    STRADDLE_TEST_DATABASE_URL (created with psql, dropped by scripts/test.sh),
+    else an SQLite file."""
+    base = os.environ.get("STRADDLE_TEST_DATABASE_URL")
+    if not base:
+        return f"sqlite://{tmp_dir / 'straddle.db'}"
+    name = f"straddle_test_{uuid.uuid4().hex}"
+    subprocess.run(["psql", base, "-qc", f"CREATE DATABASE {name}"], check=True)
+    return f"{base.rsplit('/', 1)[0]}/{name}"
 
 
 def _forward_lines(stream, lines: queue.Queue) -> None:

@@ -1,16 +1,17 @@
 //! The `straddle` binary as users run it: start-up contract, admin commands,
 //! crash durability, graceful shutdown and log hygiene.
 
+#[path = "support/fresh_db.rs"]
+mod fresh_db;
+
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use serde_json::{json, Value};
-use sqlx::{Connection, Executor, PgConnection};
-use straddle_server::accounts;
-use straddle_server::db::Db;
-use straddle_server::secrets::Secrets;
+use straddle_server::security::secrets::Secrets;
+use straddle_server::storage::db::Db;
 
 const BIN: &str = env!("CARGO_BIN_EXE_straddle");
 
@@ -18,10 +19,8 @@ const BIN: &str = env!("CARGO_BIN_EXE_straddle");
 fn scratch() -> (PathBuf, String) {
     let dir = std::env::temp_dir().join(format!("straddle-cli-{}", uuid::Uuid::now_v7()));
     std::fs::create_dir_all(&dir).unwrap();
-    let url = match std::env::var("STRADDLE_TEST_DATABASE_URL") {
-        Ok(base) if base.starts_with("postgres") => base,
-        _ => format!("sqlite://{}/straddle.db", dir.display()),
-    };
+    let url = fresh_db::fresh_postgres()
+        .unwrap_or_else(|| format!("sqlite://{}/straddle.db", dir.display()));
     (dir, url)
 }
 
@@ -361,37 +360,6 @@ async fn logs_carry_request_ids_but_never_keys_or_pii() {
     }
 }
 
-/// A fresh, empty database: a new PostgreSQL database when
-/// `STRADDLE_TEST_DATABASE_URL` is set, else an SQLite file in `dir`.
-async fn empty_database(dir: &Path) -> String {
-    match std::env::var("STRADDLE_TEST_DATABASE_URL") {
-        Ok(base) if base.starts_with("postgres") => {
-            let name = format!("straddle_first_{}", uuid::Uuid::now_v7().simple());
-            let mut conn = PgConnection::connect(&base).await.unwrap();
-            conn.execute(format!("CREATE DATABASE {name}").as_str())
-                .await
-                .unwrap();
-            let (prefix, _) = base.rsplit_once('/').unwrap();
-            format!("{prefix}/{name}")
-        }
-        _ => format!("sqlite://{}/first.db", dir.display()),
-    }
-}
-
-async fn drop_empty_database(url: &str) {
-    if let (Ok(base), Some((_, name))) = (
-        std::env::var("STRADDLE_TEST_DATABASE_URL"),
-        url.rsplit_once('/'),
-    ) {
-        if base.starts_with("postgres") && name.starts_with("straddle_first_") {
-            let mut conn = PgConnection::connect(&base).await.unwrap();
-            conn.execute(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)").as_str())
-                .await
-                .unwrap();
-        }
-    }
-}
-
 /// The lines one `straddle serve` prints up to `listening on` (or until it
 /// exits), and whether it got there.
 fn start_output(child: &mut Child) -> std::sync::mpsc::Receiver<(Vec<String>, bool)> {
@@ -437,8 +405,7 @@ async fn first_start_creates_one_account() {
     let (mut not_started, mut bad_rounds) = (0, 0);
     let (mut keys_printed, mut account_counts) = (vec![], vec![]);
     for _ in 0..ROUNDS {
-        let (dir, _) = scratch();
-        let url = empty_database(&dir).await;
+        let (dir, url) = scratch();
         // Provisioned once, as every instance of a deployment must share it.
         let secrets = dir.join("secrets.json");
         Secrets::load_or_create(&secrets).unwrap();
@@ -470,11 +437,16 @@ async fn first_start_creates_one_account() {
         let db = Db::connect(&url).await.unwrap();
         let count = {
             let mut reader = db.reader().await.unwrap();
-            accounts::count_accounts(&mut reader.conn()).await.unwrap()
+            reader
+                .conn()
+                .fetch_one("SELECT COUNT(*) AS n FROM account", vec![])
+                .await
+                .unwrap()
+                .int("n")
+                .unwrap()
         };
         db.pool.close().await;
         drop(children);
-        drop_empty_database(&url).await;
         not_started += PROCESSES - started;
         bad_rounds += usize::from(started != PROCESSES || keys != 1 || count != 1);
         keys_printed.push(keys);

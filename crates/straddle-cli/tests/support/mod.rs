@@ -3,6 +3,8 @@
 
 #![allow(dead_code)] // Each test binary uses a different part of the harness.
 
+pub mod fresh_db;
+
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
@@ -42,10 +44,8 @@ impl Server {
     pub fn start() -> Server {
         let dir = std::env::temp_dir().join(format!("straddle-cli-api-{}", uuid::Uuid::now_v7()));
         std::fs::create_dir_all(&dir).unwrap();
-        let database_url = match std::env::var("STRADDLE_TEST_DATABASE_URL") {
-            Ok(base) if base.starts_with("postgres") => base,
-            _ => format!("sqlite://{}/straddle.db", dir.display()),
-        };
+        let database_url = self::fresh_db::fresh_postgres()
+            .unwrap_or_else(|| format!("sqlite://{}/straddle.db", dir.display()));
         let platform = admin(&dir, &["bootstrap", "--database-url", &database_url]);
         let unmasking = admin(
             &dir,

@@ -186,6 +186,12 @@ impl Db {
             }
         };
         let pool = pool_options.connect_with(connect_options).await?;
+        // PostgreSQL's migrator takes an advisory lock; SQLite's takes none,
+        // so processes starting at once on one file take turns on a lock file.
+        let _migrating = match backend {
+            Backend::Sqlite => Some(lock_file(&sqlite_path(&url).unwrap_or_default())?),
+            Backend::Postgres => None,
+        };
         sqlx::migrate!("./migrations").run(&pool).await?;
         let writer = match backend {
             Backend::Sqlite => {
@@ -271,6 +277,20 @@ pub fn sqlite_path(database_url: &str) -> Option<PathBuf> {
     let rest = rest.strip_prefix("//").unwrap_or(rest);
     let path = rest.split('?').next().unwrap_or(rest);
     Some(PathBuf::from(path))
+}
+
+/// Holds an exclusive lock on `<database>.lock` until dropped.
+fn lock_file(database: &Path) -> Result<std::fs::File, sqlx::Error> {
+    let mut name = database.as_os_str().to_owned();
+    name.push(".lock");
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(PathBuf::from(name))
+        .map_err(sqlx::Error::Io)?;
+    file.lock().map_err(sqlx::Error::Io)?;
+    Ok(file)
 }
 
 /// Adds `mode=rwc` and creates the folder so a fresh data dir just works.

@@ -341,3 +341,35 @@ pub fn customer_body(name: &str, email: &str) -> Value {
         "address": {"address1": "100 Main St", "city": "Pawnee", "state": "IN", "zip": "47998"},
     })
 }
+
+/// Warnings and errors logged by every server in this test binary, once
+/// [`capture_warnings`] has been called.
+static WARNINGS: std::sync::Mutex<Vec<u8>> = std::sync::Mutex::new(Vec::new());
+
+struct WarningsWriter;
+
+impl std::io::Write for WarningsWriter {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        WARNINGS.lock().unwrap().extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Starts recording what the servers (and their database drivers) log at
+/// WARN and above.
+pub fn capture_warnings() {
+    let _ = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::WARN)
+        .with_ansi(false)
+        .with_writer(|| WarningsWriter)
+        .try_init();
+}
+
+/// What has been logged at WARN and above since [`capture_warnings`].
+pub fn logged_warnings() -> String {
+    String::from_utf8_lossy(&WARNINGS.lock().unwrap()).into_owned()
+}

@@ -511,6 +511,7 @@ async fn send_until_settled(
 async fn clients_that_hang_up_leave_each_write_whole() {
     const WRITES: usize = 200;
     const IN_FLIGHT: usize = 4;
+    crate::helpers::capture_warnings();
     let cluster = spawn_cluster(ClusterOptions::default()).await;
     let customer_id = cluster.customer("Jean-Ralphio Saperstein").await;
     let writes: Vec<(String, String, Value)> = (0..WRITES)
@@ -586,4 +587,9 @@ async fn clients_that_hang_up_leave_each_write_whole() {
     assert_eq!(missing, 0);
     assert_eq!(mismatched, 0, "the retry names the stored paykey");
     assert_eq!(total, WRITES);
+    let warnings = crate::helpers::logged_warnings();
+    assert!(
+        !warnings.contains("no transaction in progress"),
+        "a dropped client never cuts a transaction short: {warnings}"
+    );
 }
