@@ -1,8 +1,15 @@
-//! Load benchmark: throughput and p50/p99 latency of `POST /v1/bridge/bank_account`
-//! and `GET /v1/paykeys/{id}` on the real server (release build, SQLite with
-//! durable group commit), against a bare-minimum HTTP JSON handler measured
-//! in the same run. Both servers run as separate processes; this process is
-//! the load generator.
+//! Load benchmark of the real server (release build), each figure set beside
+//! a bare-minimum axum JSON handler measured in the same run. The servers run
+//! as separate processes; this process is the load generator.
+//!
+//! - `straddle-bench` (throughput): `POST /v1/bridge/bank_account` and
+//!   `GET /v1/paykeys/{id}` on SQLite (durable group commit) or, with
+//!   `--database-url postgres://…`, on a fresh PostgreSQL database, behind
+//!   `--instances N` servers; p50, p99, p99.9, max, the server's peak RSS,
+//!   cold start and the binary's size.
+//! - `straddle-bench scale`: seeds `--customers` × `--paykeys-per-customer`
+//!   with `straddle admin seed`, then measures start-up, filtered lists,
+//!   search and get-by-id at that size, and bytes per paykey.
 //!
 //! `cargo build --release -p straddle-cli -p straddle-bench && target/release/straddle-bench`
 
@@ -13,29 +20,493 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
-use clap::{Parser, Subcommand};
+use clap::{Args, Parser, Subcommand};
 use serde_json::{json, Value};
+use sqlx::{Connection, Executor, PgConnection};
 
-/// Compares the Straddle server with a minimal JSON handler.
+/// Benchmarks the Straddle server against a minimal JSON handler.
 #[derive(Parser)]
-struct Args {
-    /// Seconds of load per scenario.
-    #[arg(long, default_value_t = 10)]
-    seconds: u64,
-    /// Concurrent connections.
-    #[arg(long, default_value_t = 64)]
-    connections: usize,
-    /// Extra arguments for `straddle serve` (e.g. `--database-url postgres://…`).
+struct Cli {
+    #[command(flatten)]
+    load: Load,
+    /// Servers sharing the database (PostgreSQL); load is spread over them.
+    #[arg(long, default_value_t = 1)]
+    instances: usize,
+    /// Extra arguments for `straddle serve`.
     #[arg(long, allow_hyphen_values = true, num_args = 1..)]
     serve_args: Vec<String>,
     #[command(subcommand)]
     command: Option<Mode>,
 }
 
+/// How long and how hard each scenario runs, and on which database.
+#[derive(Args, Clone)]
+struct Load {
+    /// Seconds of load per scenario (60 for the steady-state figures).
+    #[arg(long, default_value_t = 10, global = true)]
+    seconds: u64,
+    /// Concurrent keep-alive connections.
+    #[arg(long, default_value_t = 64, global = true)]
+    connections: usize,
+    /// `postgres://…/DB`: runs on a fresh database created beside DB and
+    /// dropped afterwards. Default: a fresh SQLite file.
+    #[arg(long, global = true)]
+    database_url: Option<String>,
+}
+
 #[derive(Subcommand)]
 enum Mode {
     /// Run the baseline server: `GET /` answers a small JSON object.
     Baseline,
+    /// Measure lists, search, get-by-id and start-up on a large database.
+    Scale {
+        /// Customers to seed.
+        #[arg(long, default_value_t = 200_000)]
+        customers: u64,
+        /// Paykeys per customer.
+        #[arg(long, default_value_t = 5)]
+        paykeys_per_customer: u64,
+    },
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let runtime = tokio::runtime::Runtime::new()?;
+    match cli.command {
+        Some(Mode::Baseline) => runtime.block_on(baseline()),
+        Some(Mode::Scale {
+            customers,
+            paykeys_per_customer,
+        }) => runtime.block_on(scale(
+            &cli.load,
+            &cli.serve_args,
+            customers,
+            paykeys_per_customer,
+        )),
+        None => runtime.block_on(throughput(&cli.load, cli.instances, &cli.serve_args)),
+    }
+}
+
+/// The bare-minimum handler: one route, a constant JSON body.
+async fn baseline() -> anyhow::Result<()> {
+    let app = axum::Router::new().route(
+        "/",
+        axum::routing::get(|| async {
+            axum::Json(json!({"meta": {"ok": true}, "response_type": "object", "data": {}}))
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    println!("listening on http://{}", listener.local_addr()?);
+    axum::serve(listener, app).await?;
+    Ok(())
+}
+
+/// A child process killed when dropped.
+struct Process(Child);
+
+impl Process {
+    /// Peak resident memory so far, in MiB (Linux).
+    fn peak_rss_mib(&self) -> Option<f64> {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.0.id())).ok()?;
+        let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+        let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+        Some(kib / 1024.0)
+    }
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// A started server: its process, URL, and how long it took to `listening on`.
+struct Started {
+    process: Process,
+    url: String,
+    startup: Duration,
+}
+
+fn start(mut command: Command) -> anyhow::Result<Started> {
+    let began = Instant::now();
+    let child = command
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()?;
+    let mut process = Process(child);
+    let mut reader = BufReader::new(process.0.stdout.take().context("no stdout")?);
+    let mut lines = vec![];
+    loop {
+        let mut line = String::new();
+        if reader.read_line(&mut line)? == 0 {
+            bail!("server exited before listening: {lines:?}");
+        }
+        if let Some(url) = line.trim().strip_prefix("listening on ") {
+            let startup = began.elapsed();
+            let url = url.to_string();
+            std::thread::spawn(move || std::io::copy(&mut reader, &mut std::io::sink()));
+            return Ok(Started {
+                process,
+                url,
+                startup,
+            });
+        }
+        lines.push(line.trim().to_string());
+    }
+}
+
+/// The database a run uses, removed when dropped (PostgreSQL databases are
+/// dropped by [`Database::drop_now`]).
+struct Database {
+    url: String,
+    dir: PathBuf,
+    postgres_base: Option<String>,
+}
+
+impl Database {
+    async fn fresh(requested: Option<&str>) -> anyhow::Result<Database> {
+        let dir = std::env::temp_dir().join(format!("straddle-bench-{}", std::process::id()));
+        std::fs::create_dir_all(&dir)?;
+        match requested {
+            Some(base) if base.starts_with("postgres") => {
+                let name = format!("straddle_bench_{}", std::process::id());
+                let mut conn = PgConnection::connect(base).await?;
+                conn.execute(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)").as_str())
+                    .await?;
+                conn.execute(format!("CREATE DATABASE {name}").as_str())
+                    .await?;
+                let (prefix, _) = base.rsplit_once('/').context("database URL has no name")?;
+                Ok(Database {
+                    url: format!("{prefix}/{name}"),
+                    dir,
+                    postgres_base: Some(base.to_string()),
+                })
+            }
+            Some(other) => bail!("--database-url must be postgres://…, not {other}"),
+            None => Ok(Database {
+                url: format!("sqlite://{}/bench.db", dir.display()),
+                dir,
+                postgres_base: None,
+            }),
+        }
+    }
+
+    fn secrets(&self) -> PathBuf {
+        self.dir.join("secrets.json")
+    }
+
+    /// Bytes the database occupies.
+    async fn size(&self) -> anyhow::Result<u64> {
+        match &self.postgres_base {
+            Some(_) => {
+                let mut conn = PgConnection::connect(&self.url).await?;
+                let (bytes,): (i64,) =
+                    sqlx::query_as("SELECT pg_database_size(current_database())")
+                        .fetch_one(&mut conn)
+                        .await?;
+                Ok(bytes as u64)
+            }
+            None => Ok(["bench.db", "bench.db-wal"]
+                .iter()
+                .filter_map(|f| std::fs::metadata(self.dir.join(f)).ok())
+                .map(|m| m.len())
+                .sum()),
+        }
+    }
+
+    async fn drop_now(self) -> anyhow::Result<()> {
+        if let (Some(base), Some((_, name))) = (&self.postgres_base, self.url.rsplit_once('/')) {
+            let mut conn = PgConnection::connect(base).await?;
+            conn.execute(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)").as_str())
+                .await?;
+        }
+        let _ = std::fs::remove_dir_all(&self.dir);
+        Ok(())
+    }
+}
+
+fn straddle() -> anyhow::Result<PathBuf> {
+    Ok(std::env::current_exe()?.with_file_name("straddle"))
+}
+
+/// `straddle serve` on `db`.
+fn serve(db: &Database, serve_args: &[String]) -> anyhow::Result<Started> {
+    let mut command = Command::new(straddle()?);
+    command
+        .args(["serve", "--addr", "127.0.0.1:0", "--rate-limit", "0"])
+        .arg("--database-url")
+        .arg(&db.url)
+        .args(serve_args)
+        .env("STRADDLE_SECRETS_FILE", db.secrets())
+        .env("RUST_LOG", "warn");
+    start(command).context("starting straddle serve")
+}
+
+/// `straddle admin ARGS --database-url URL --output json`.
+fn admin(db: &Database, args: &[&str]) -> anyhow::Result<Value> {
+    let output = Command::new(straddle()?)
+        .arg("admin")
+        .args(args)
+        .arg("--database-url")
+        .arg(&db.url)
+        .env("STRADDLE_SECRETS_FILE", db.secrets())
+        .output()?;
+    if !output.status.success() {
+        bail!(
+            "straddle admin {args:?} failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    Ok(serde_json::from_slice(&output.stdout).unwrap_or(Value::Null))
+}
+
+async fn throughput(load: &Load, instances: usize, serve_args: &[String]) -> anyhow::Result<()> {
+    let db = Database::fresh(load.database_url.as_deref()).await?;
+    let key = admin(&db, &["bootstrap", "--output", "json"])?["api_key"]
+        .as_str()
+        .context("bootstrap printed no api_key")?
+        .to_string();
+    let baseline = start({
+        let mut command = Command::new(std::env::current_exe()?);
+        command.arg("baseline");
+        command
+    })?;
+    let mut servers = vec![];
+    for _ in 0..instances.max(1) {
+        servers.push(serve(&db, serve_args)?);
+    }
+    let urls: Vec<String> = servers.iter().map(|s| s.url.clone()).collect();
+    let http = reqwest::Client::new();
+    let customer_id = create(&http, &urls[0], &key, "/v1/customers", &customer_body()).await?;
+    let link_body = Arc::new(
+        json!({"customer_id": customer_id, "routing_number": "026009593",
+        "account_number": "004417253381", "account_type": "checking"}),
+    );
+    let paykey_id = create(&http, &urls[0], &key, "/v1/bridge/bank_account", &link_body).await?;
+
+    let backend = if db.postgres_base.is_some() {
+        "PostgreSQL"
+    } else {
+        "SQLite"
+    };
+    println!(
+        "{} connections, {} s per scenario, {backend}, {} instance(s), load generator on the same machine\n",
+        load.connections, load.seconds, urls.len()
+    );
+    let duration = Duration::from_secs(load.seconds);
+    let base = run("baseline GET / (bare JSON)", load.connections, duration, {
+        let url = baseline.url.clone();
+        move |client, _| client.get(format!("{url}/"))
+    })
+    .await;
+    let write = run(
+        "POST /v1/bridge/bank_account",
+        load.connections,
+        duration,
+        {
+            let (urls, key, body) = (urls.clone(), key.clone(), link_body.clone());
+            move |client, i| {
+                client
+                    .post(format!("{}/v1/bridge/bank_account", urls[i % urls.len()]))
+                    .bearer_auth(&key)
+                    .json(&*body)
+            }
+        },
+    )
+    .await;
+    let read = run("GET /v1/paykeys/{id}", load.connections, duration, {
+        let (urls, key) = (urls.clone(), key.clone());
+        move |client, i| {
+            client
+                .get(format!("{}/v1/paykeys/{paykey_id}", urls[i % urls.len()]))
+                .bearer_auth(&key)
+        }
+    })
+    .await;
+    print_table(&base, &[&base, &write, &read]);
+
+    let rss: Vec<String> = servers
+        .iter()
+        .map(|s| format!("{:.1}", s.process.peak_rss_mib().unwrap_or(f64::NAN)))
+        .collect();
+    println!("\nserver peak RSS (MiB): {}", rss.join(", "));
+    let first_start = servers[0].startup;
+    drop(servers);
+    let restarted = serve(&db, serve_args)?;
+    println!(
+        "start-up to `listening`: {:.0} ms on the empty database, {:.0} ms again on the bench database",
+        first_start.as_secs_f64() * 1000.0,
+        restarted.startup.as_secs_f64() * 1000.0
+    );
+    drop(restarted);
+    let binary = std::fs::metadata(straddle()?)?.len();
+    println!("release binary: {:.1} MiB", binary as f64 / 1_048_576.0);
+    drop(baseline);
+    db.drop_now().await
+}
+
+async fn scale(
+    load: &Load,
+    serve_args: &[String],
+    customers: u64,
+    paykeys_per_customer: u64,
+) -> anyhow::Result<()> {
+    let db = Database::fresh(load.database_url.as_deref()).await?;
+    let boot = admin(&db, &["bootstrap", "--output", "json"])?;
+    let key = boot["api_key"].as_str().context("no api_key")?.to_string();
+    let account = boot["account_id"]
+        .as_str()
+        .context("no account_id")?
+        .to_string();
+    let seeding = Instant::now();
+    admin(
+        &db,
+        &[
+            "seed",
+            "--account",
+            &account,
+            "--customers",
+            &customers.to_string(),
+            "--paykeys-per-customer",
+            &paykeys_per_customer.to_string(),
+        ],
+    )?;
+    let paykeys = customers * paykeys_per_customer;
+    println!(
+        "seeded {customers} customers and {paykeys} paykeys in {:.1} s; {:.0} database bytes per paykey",
+        seeding.elapsed().as_secs_f64(),
+        db.size().await? as f64 / paykeys.max(1) as f64
+    );
+    let baseline = start({
+        let mut command = Command::new(std::env::current_exe()?);
+        command.arg("baseline");
+        command
+    })?;
+    let server = serve(&db, serve_args)?;
+    println!(
+        "start-up to `listening` at this size: {:.0} ms\n",
+        server.startup.as_secs_f64() * 1000.0
+    );
+    let url = server.url.clone();
+    let http = reqwest::Client::new();
+    let sample: Value = http
+        .get(format!("{url}/v1/paykeys?page_size=100&sort_order=asc"))
+        .bearer_auth(&key)
+        .send()
+        .await?
+        .json()
+        .await?;
+    let listed = sample["data"].as_array().context("no paykeys listed")?;
+    let customer_ids: Arc<Vec<String>> = Arc::new(
+        listed
+            .iter()
+            .filter_map(|p| p["customer_id"].as_str().map(String::from))
+            .collect(),
+    );
+    let paykey_ids: Arc<Vec<String>> = Arc::new(
+        listed
+            .iter()
+            .filter_map(|p| p["id"].as_str().map(String::from))
+            .collect(),
+    );
+    println!(
+        "{} connections, {} s per scenario, {}\n",
+        load.connections,
+        load.seconds,
+        if db.postgres_base.is_some() {
+            "PostgreSQL"
+        } else {
+            "SQLite"
+        }
+    );
+    let duration = Duration::from_secs(load.seconds);
+    let base = run("baseline GET / (bare JSON)", load.connections, duration, {
+        let url = baseline.url.clone();
+        move |client, _| client.get(format!("{url}/"))
+    })
+    .await;
+    let mut reports = vec![];
+    let lists: [(&str, &str); 5] = [
+        (
+            "list by customer_id, status, created_at desc",
+            "customer_id={c}&status=active&sort_by=created_at&sort_order=desc&page_size=10",
+        ),
+        (
+            "list by customer_id, institution_name",
+            "customer_id={c}&sort_by=institution_name&page_size=10",
+        ),
+        (
+            "list by status, created_at desc",
+            "status=active&sort_order=desc&page_size=10",
+        ),
+        (
+            "list by status, institution_name asc",
+            "status=review&sort_by=institution_name&sort_order=asc&page_size=10",
+        ),
+        ("search_text=6789", "search_text=6789&page_size=10"),
+    ];
+    for (name, query) in lists {
+        let (url, key, customers) = (url.clone(), key.clone(), customer_ids.clone());
+        let query = query.to_string();
+        reports.push(
+            run(name, load.connections, duration, move |client, i| {
+                let q = query.replace("{c}", &customers[i % customers.len()]);
+                client
+                    .get(format!("{url}/v1/paykeys?{q}"))
+                    .bearer_auth(&key)
+            })
+            .await,
+        );
+    }
+    reports.push(
+        run("GET /v1/paykeys/{id}", load.connections, duration, {
+            let (url, key, ids) = (url.clone(), key.clone(), paykey_ids.clone());
+            move |client, i| {
+                client
+                    .get(format!("{url}/v1/paykeys/{}", ids[i % ids.len()]))
+                    .bearer_auth(&key)
+            }
+        })
+        .await,
+    );
+    let mut all: Vec<&Report> = vec![&base];
+    all.extend(reports.iter());
+    print_table(&base, &all);
+    println!(
+        "\nserver peak RSS: {:.1} MiB",
+        server.process.peak_rss_mib().unwrap_or(f64::NAN)
+    );
+    drop(server);
+    drop(baseline);
+    db.drop_now().await
+}
+
+fn customer_body() -> Value {
+    json!({"name": "Bench Customer", "type": "individual", "email": "bench@example.com",
+           "phone": "+12128675309", "device": {"ip_address": "192.0.2.1"}})
+}
+
+/// POSTs `body` and returns the created object's id.
+async fn create(
+    http: &reqwest::Client,
+    url: &str,
+    key: &str,
+    path: &str,
+    body: &Value,
+) -> anyhow::Result<String> {
+    let created: Value = http
+        .post(format!("{url}{path}"))
+        .bearer_auth(key)
+        .json(body)
+        .send()
+        .await?
+        .json()
+        .await?;
+    created["data"]["id"]
+        .as_str()
+        .map(String::from)
+        .with_context(|| format!("{path} created nothing: {created}"))
 }
 
 /// One scenario's measurements.
@@ -61,206 +532,36 @@ impl Report {
     }
 }
 
-fn main() -> anyhow::Result<()> {
-    let args = Args::parse();
-    let runtime = tokio::runtime::Runtime::new()?;
-    match args.command {
-        Some(Mode::Baseline) => runtime.block_on(baseline()),
-        None => runtime.block_on(compare(args)),
-    }
-}
-
-/// The bare-minimum handler: one route, a constant JSON body.
-async fn baseline() -> anyhow::Result<()> {
-    let app = axum::Router::new().route(
-        "/",
-        axum::routing::get(|| async {
-            axum::Json(json!({"meta": {"ok": true}, "response_type": "object", "data": {}}))
-        }),
-    );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    println!("listening on http://{}", listener.local_addr()?);
-    axum::serve(listener, app).await?;
-    Ok(())
-}
-
-/// A child process killed when dropped.
-struct Process(Child);
-
-impl Drop for Process {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// Starts `command`, returns it with its `listening on` URL and the lines before.
-fn start(mut command: Command) -> anyhow::Result<(Process, String, Vec<String>)> {
-    let child = command
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()?;
-    let mut process = Process(child);
-    let mut reader = BufReader::new(process.0.stdout.take().context("no stdout")?);
-    let mut lines = vec![];
-    loop {
-        let mut line = String::new();
-        if reader.read_line(&mut line)? == 0 {
-            bail!("server exited before listening: {lines:?}");
-        }
-        if let Some(url) = line.trim().strip_prefix("listening on ") {
-            let url = url.to_string();
-            std::thread::spawn(move || std::io::copy(&mut reader, &mut std::io::sink()));
-            return Ok((process, url, lines));
-        }
-        lines.push(line.trim().to_string());
-    }
-}
-
-async fn compare(args: Args) -> anyhow::Result<()> {
-    let exe = std::env::current_exe()?;
-    let dir = std::env::temp_dir().join(format!("straddle-bench-{}", std::process::id()));
-    std::fs::create_dir_all(&dir)?;
-
-    let mut baseline_cmd = Command::new(&exe);
-    baseline_cmd.arg("baseline");
-    let (_baseline, baseline_url, _) = start(baseline_cmd)?;
-
-    let straddle = exe.with_file_name("straddle");
-    let mut serve = Command::new(&straddle);
-    serve
-        .args(["serve", "--addr", "127.0.0.1:0", "--rate-limit", "0"])
-        .arg("--database-url")
-        .arg(format!("sqlite://{}/bench.db", dir.display()))
-        .args(&args.serve_args)
-        .env("STRADDLE_SECRETS_FILE", dir.join("secrets.json"))
-        .env("RUST_LOG", "warn");
-    let (_server, url, lines) =
-        start(serve).with_context(|| format!("starting {}", straddle.display()))?;
-    let api_key = match lines.iter().find(|l| l.starts_with("eyJ")) {
-        Some(key) => key.clone(),
-        None => bootstrap(&straddle, &dir, &args.serve_args)?,
-    };
-
-    let http = reqwest::Client::new();
-    let customer: Value = http
-        .post(format!("{url}/v1/customers"))
-        .bearer_auth(&api_key)
-        .json(
-            &json!({"name": "Bench Customer", "type": "individual", "email": "bench@example.com",
-                      "phone": "+12128675309", "device": {"ip_address": "192.0.2.1"}}),
-        )
-        .send()
-        .await?
-        .json()
-        .await?;
-    let customer_id = customer["data"]["id"]
-        .as_str()
-        .context("customer not created")?
-        .to_string();
-    let link_body = Arc::new(
-        json!({"customer_id": customer_id, "routing_number": "026009593",
-                                    "account_number": "004417253381", "account_type": "checking"}),
-    );
-    let paykey: Value = http
-        .post(format!("{url}/v1/bridge/bank_account"))
-        .bearer_auth(&api_key)
-        .json(&*link_body)
-        .send()
-        .await?
-        .json()
-        .await?;
-    let paykey_id = paykey["data"]["id"]
-        .as_str()
-        .context("paykey not created")?
-        .to_string();
-
-    let duration = Duration::from_secs(args.seconds);
+fn print_table(base: &Report, reports: &[&Report]) {
     println!(
-        "{} connections, {} s per scenario, load generator on the same machine\n",
-        args.connections, args.seconds
+        "{:<46} {:>9} {:>8} {:>8} {:>8} {:>8} {:>8} {:>7}",
+        "scenario", "req/s", "p50 ms", "p99 ms", "p99.9 ms", "max ms", "vs base", "errors"
     );
-    let base = run("baseline GET / (bare JSON)", args.connections, duration, {
-        let url = baseline_url.clone();
-        move |client| client.get(format!("{url}/"))
-    })
-    .await;
-    let write = run(
-        "POST /v1/bridge/bank_account",
-        args.connections,
-        duration,
-        {
-            let (url, key, body) = (url.clone(), api_key.clone(), link_body.clone());
-            move |client| {
-                client
-                    .post(format!("{url}/v1/bridge/bank_account"))
-                    .bearer_auth(&key)
-                    .json(&*body)
-            }
-        },
-    )
-    .await;
-    let read = run("GET /v1/paykeys/{id}", args.connections, duration, {
-        let (url, key) = (url.clone(), api_key.clone());
-        move |client| {
-            client
-                .get(format!("{url}/v1/paykeys/{paykey_id}"))
-                .bearer_auth(&key)
-        }
-    })
-    .await;
-
-    println!(
-        "{:<32} {:>10} {:>9} {:>9} {:>9} {:>7}",
-        "scenario", "req/s", "p50 ms", "p99 ms", "vs base", "errors"
-    );
-    for report in [&base, &write, &read] {
+    for report in reports {
         println!(
-            "{:<32} {:>10.0} {:>9.2} {:>9.2} {:>8.0}% {:>7}",
+            "{:<46} {:>9.0} {:>8.2} {:>8.2} {:>8.2} {:>8.1} {:>7.2}x {:>7}",
             report.name,
             report.throughput(),
             report.percentile_ms(0.50),
             report.percentile_ms(0.99),
-            100.0 * report.throughput() / base.throughput(),
+            report.percentile_ms(0.999),
+            report.percentile_ms(1.0),
+            report.throughput() / base.throughput(),
             report.errors,
         );
     }
-    let _ = std::fs::remove_dir_all(&dir);
-    Ok(())
 }
 
-fn bootstrap(
-    straddle: &PathBuf,
-    dir: &std::path::Path,
-    serve_args: &[String],
-) -> anyhow::Result<String> {
-    let mut command = Command::new(straddle);
-    command
-        .args(["admin", "bootstrap", "--output", "json"])
-        .env("STRADDLE_SECRETS_FILE", dir.join("secrets.json"));
-    match serve_args.iter().position(|a| a == "--database-url") {
-        Some(i) => command.args(&serve_args[i..=i + 1]),
-        None => command
-            .arg("--database-url")
-            .arg(format!("sqlite://{}/bench.db", dir.display())),
-    };
-    let output = command.output()?;
-    let json: Value = serde_json::from_slice(&output.stdout)?;
-    json["api_key"]
-        .as_str()
-        .map(String::from)
-        .context("bootstrap printed no api_key")
-}
-
-/// Drives `connections` concurrent request loops for `duration`.
+/// Drives `connections` concurrent request loops for `duration`; `request`
+/// gets the loop's number (to spread load over servers or ids).
 async fn run<F>(name: &str, connections: usize, duration: Duration, request: F) -> Report
 where
-    F: Fn(&reqwest::Client) -> reqwest::RequestBuilder + Clone + Send + 'static,
+    F: Fn(&reqwest::Client, usize) -> reqwest::RequestBuilder + Clone + Send + 'static,
 {
     let started = Instant::now();
     let deadline = started + duration;
     let tasks: Vec<_> = (0..connections)
-        .map(|_| {
+        .map(|i| {
             let request = request.clone();
             tokio::spawn(async move {
                 // One client per loop: one keep-alive connection each.
@@ -268,16 +569,17 @@ where
                     .pool_max_idle_per_host(1)
                     .build()
                     .expect("client");
-                let (mut latencies, mut errors) = (Vec::new(), 0usize);
+                let (mut latencies, mut errors, mut n) = (Vec::new(), 0usize, i);
                 while Instant::now() < deadline {
                     let sent = Instant::now();
-                    match request(&client).send().await {
+                    match request(&client, n).send().await {
                         Ok(response) if response.status().is_success() => {
                             let _ = response.bytes().await;
                             latencies.push(sent.elapsed().as_micros() as u64);
                         }
                         _ => errors += 1,
                     }
+                    n += connections;
                 }
                 (latencies, errors)
             })

@@ -226,6 +226,22 @@ enum AdminCommand {
     /// Manage API keys.
     #[command(subcommand)]
     Keys(KeysCommand),
+    /// Fill an account with synthetic customers and paykeys (benchmarks at scale).
+    ///
+    /// Example: straddle admin seed --account 0199… --customers 200000 --paykeys-per-customer 5
+    Seed {
+        #[command(flatten)]
+        storage: Storage,
+        /// The account that gets the data.
+        #[arg(long)]
+        account: Uuid,
+        /// Customers to create.
+        #[arg(long, default_value_t = 200_000)]
+        customers: u64,
+        /// Paykeys per customer.
+        #[arg(long, default_value_t = 5)]
+        paykeys_per_customer: u64,
+    },
 }
 
 #[derive(Subcommand)]
@@ -433,6 +449,26 @@ async fn run_admin(command: AdminCommand) -> anyhow::Result<()> {
                 output,
                 &json,
                 &format!("API key (shown only once): {}\nKey id: {key_id}", api_key.0),
+            );
+        }
+        AdminCommand::Seed {
+            storage,
+            account,
+            customers,
+            paykeys_per_customer,
+        } => {
+            let (pipeline, _) = storage.open(Environment::Sandbox).await?;
+            let started = std::time::Instant::now();
+            let total = customers * paykeys_per_customer;
+            let written = admin::seed(&pipeline, account, customers, paykeys_per_customer, |n| {
+                if n % 100_000 < 2_500 {
+                    eprintln!("seeded {n} of {total} paykeys");
+                }
+            })
+            .await?;
+            println!(
+                "Seeded {customers} customers and {written} paykeys in {:.1} s.",
+                started.elapsed().as_secs_f64()
             );
         }
         AdminCommand::Keys(KeysCommand::Revoke { storage, key_id }) => {

@@ -14,6 +14,7 @@ use crate::config::Environment;
 use crate::error::ApiError;
 use crate::security::crypto::Sealer;
 use crate::security::secrets::Secrets;
+use crate::seed::SeedBatch;
 use crate::storage::db::Db;
 use crate::write::pipeline::Pipeline;
 
@@ -107,4 +108,37 @@ pub async fn revoke_key(pipeline: &Pipeline, key_id: Uuid) -> Result<(), ApiErro
     } else {
         Err(ApiError::not_found("API key", "key_id", key_id))
     }
+}
+
+/// Customers per seeding transaction.
+const SEED_BATCH: u64 = 500;
+
+/// Fills `account_id` with `customers` synthetic customers, each with
+/// `paykeys_per_customer` paykeys (benchmarks at scale), several batches at
+/// a time; returns the number of paykeys written.
+pub async fn seed(
+    pipeline: &Pipeline,
+    account_id: Uuid,
+    customers: u64,
+    paykeys_per_customer: u64,
+    mut progress: impl FnMut(u64),
+) -> Result<u64, ApiError> {
+    use futures::StreamExt;
+    let batches = (0..customers)
+        .step_by(SEED_BATCH as usize)
+        .map(|first| SeedBatch {
+            account_id,
+            first,
+            customers: SEED_BATCH.min(customers - first),
+            paykeys_per_customer,
+            total_customers: customers,
+        });
+    let mut written =
+        futures::stream::iter(batches.map(|batch| pipeline.commit(batch))).buffer_unordered(4);
+    let mut paykeys = 0;
+    while let Some(batch) = written.next().await {
+        paykeys += batch?;
+        progress(paykeys);
+    }
+    Ok(paykeys)
 }

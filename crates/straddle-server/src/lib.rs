@@ -19,6 +19,7 @@ pub mod http;
 pub mod jobs;
 pub mod paykeys;
 pub mod security;
+pub mod seed;
 pub mod state;
 pub mod storage;
 pub mod telemetry;

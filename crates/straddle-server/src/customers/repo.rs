@@ -8,7 +8,7 @@ use uuid::Uuid;
 use super::{CustomerRecord, Details, Pii};
 use crate::error::ApiError;
 use crate::security::crypto::Sealer;
-use crate::storage::query::{enum_text, parse_enum, parse_time, parse_uuid, Filter};
+use crate::storage::query::{enum_text, parse_enum, parse_time, parse_uuid, CountCache, Filter};
 
 const COLUMNS: &str = "customer_id, account_id, name, email, phone, customer_type, status, external_id, details, sealed_pii, review, pending_status, version, created_at, updated_at";
 
@@ -118,6 +118,7 @@ pub async fn list(
     query: &CustomerListQuery,
     statuses: &[CustomerStatus],
     types: &[straddle_types::customer::CustomerType],
+    counts: &CountCache,
     page: (u32, u32),
 ) -> Result<(Vec<CustomerRecord>, u64), ApiError> {
     let mut filter = Filter::new("account_id", account_id.to_string());
@@ -150,7 +151,9 @@ pub async fn list(
         SortOrder::Desc => "DESC",
     };
     let order = format!("{sort_column} {direction}, customer_id {direction}");
-    let (rows, total) = filter.page(conn, "customer", COLUMNS, &order, page).await?;
+    let (rows, total) = filter
+        .page(conn, counts, "customer", COLUMNS, &order, page)
+        .await?;
     let records = rows
         .iter()
         .map(|row| from_row(row, sealer))

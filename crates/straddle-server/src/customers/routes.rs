@@ -133,6 +133,7 @@ async fn list(
         &query,
         &statuses,
         &types,
+        state.db.counts(),
         paging.page(),
     )
     .await?;

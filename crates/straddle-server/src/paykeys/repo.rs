@@ -9,7 +9,7 @@ use uuid::Uuid;
 use super::{label, PaykeyDetails, PaykeyRecord, PaykeySecret};
 use crate::error::ApiError;
 use crate::security::crypto::Sealer;
-use crate::storage::query::{enum_text, parse_enum, parse_time, parse_uuid, Filter};
+use crate::storage::query::{enum_text, parse_enum, parse_time, parse_uuid, CountCache, Filter};
 
 const COLUMNS: &str = "paykey_id, account_id, customer_id, source, status, institution_name, label, routing_number, account_type, external_id, unblock_eligible, details, sealed, version, created_at, updated_at";
 
@@ -147,6 +147,7 @@ pub async fn list(
     query: &PaykeyListQuery,
     statuses: &[PaykeyStatus],
     sources: &[PaykeySource],
+    counts: &CountCache,
     page: (u32, u32),
 ) -> Result<(Vec<PaykeyRecord>, u64), ApiError> {
     let mut filter = Filter::new("account_id", account_id.to_string());
@@ -184,7 +185,9 @@ pub async fn list(
             format!("created_at {direction}, paykey_id {direction}")
         }
     };
-    let (rows, total) = filter.page(conn, "paykey", COLUMNS, &order, page).await?;
+    let (rows, total) = filter
+        .page(conn, counts, "paykey", COLUMNS, &order, page)
+        .await?;
     let records = rows
         .iter()
         .map(|row| from_row(row, sealer))

@@ -53,6 +53,7 @@ async fn list(
         &query,
         &statuses,
         &sources,
+        state.db.counts(),
         paging.page(),
     )
     .await?;

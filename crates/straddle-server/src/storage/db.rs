@@ -22,6 +22,7 @@ use sqlx::{Any, AnyPool, ConnectOptions, Executor};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::error::ApiError;
+use crate::storage::query::CountCache;
 pub use crate::storage::sql::{Conn, WriteFn};
 
 /// How the server connects: pool size, timeouts, and the name its
@@ -82,6 +83,7 @@ pub struct Db {
     pub pool: AnyPool,
     writer: Option<mpsc::Sender<Job>>,
     sqlite_readers: Option<Arc<SqliteReaders>>,
+    counts: Arc<CountCache>,
 }
 
 /// Idle read-only SQLite connections, reused across requests.
@@ -221,7 +223,13 @@ impl Db {
             pool,
             writer,
             sqlite_readers,
+            counts: Arc::default(),
         })
+    }
+
+    /// Recent totals of large lists (see [`CountCache`]).
+    pub fn counts(&self) -> &CountCache {
+        &self.counts
     }
 
     /// A connection for reads.

@@ -1,6 +1,10 @@
 //! Helpers shared by the repositories: text encodings of enums, ids and
 //! times, and a small builder for filtered, paged list queries.
 
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
 use crate::storage::sql::{Arg, Conn, Row};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -107,6 +111,7 @@ impl Filter {
     pub async fn page(
         self,
         conn: &mut Conn<'_>,
+        counts: &CountCache,
         table: &str,
         columns: &str,
         order: &str,
@@ -114,15 +119,63 @@ impl Filter {
     ) -> Result<(Vec<Row>, u64), ApiError> {
         let predicate = self.conditions.join(" AND ");
         let args = || self.binds.iter().map(Arg::from).collect::<Vec<_>>();
-        let count_sql = format!("SELECT COUNT(*) AS n FROM {table} WHERE {predicate}");
-        let total = conn.fetch_one(&count_sql, args()).await?.int("n")?;
+        let bounded_sql = format!(
+            "SELECT COUNT(*) AS n FROM (SELECT 1 FROM {table} WHERE {predicate} LIMIT {}) AS bounded",
+            EXACT_COUNT_LIMIT + 1
+        );
+        let mut total = conn.fetch_one(&bounded_sql, args()).await?.int("n")?.max(0) as u64;
+        if total > EXACT_COUNT_LIMIT {
+            let count_sql = format!("SELECT COUNT(*) AS n FROM {table} WHERE {predicate}");
+            let key = format!("{count_sql}\u{0}{}", self.binds.join("\u{0}"));
+            total = match counts.get(&key) {
+                Some(total) => total,
+                None => {
+                    let total = conn.fetch_one(&count_sql, args()).await?.int("n")?.max(0) as u64;
+                    counts.put(key, total);
+                    total
+                }
+            };
+        }
         let offset = i64::from(number.saturating_sub(1)) * i64::from(size);
         let page_sql = format!(
             "SELECT {columns} FROM {table} WHERE {predicate} ORDER BY {order} LIMIT {size} OFFSET {offset}"
         );
-        Ok((
-            conn.fetch_all(&page_sql, args()).await?,
-            total.max(0) as u64,
-        ))
+        Ok((conn.fetch_all(&page_sql, args()).await?, total))
+    }
+}
+
+/// Lists with at most this many matches are always counted exactly.
+pub const EXACT_COUNT_LIMIT: u64 = 10_000;
+
+/// How long the count of a larger list is reused.
+pub const LARGE_COUNT_TTL: Duration = Duration::from_secs(5);
+
+/// Most counts kept; the cache starts over when full.
+const MAX_CACHED_COUNTS: usize = 4096;
+
+/// Totals of large lists, kept briefly: counting a million rows for every
+/// page would cost far more than the page itself. A list of up to
+/// [`EXACT_COUNT_LIMIT`] matches is counted exactly every time; a larger
+/// one's `total_items` may lag by up to [`LARGE_COUNT_TTL`].
+#[derive(Debug, Default)]
+pub struct CountCache {
+    entries: Mutex<HashMap<String, (Instant, u64)>>,
+}
+
+impl CountCache {
+    fn get(&self, key: &str) -> Option<u64> {
+        let entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        entries
+            .get(key)
+            .filter(|(at, _)| at.elapsed() < LARGE_COUNT_TTL)
+            .map(|(_, total)| *total)
+    }
+
+    fn put(&self, key: String, total: u64) {
+        let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        if entries.len() >= MAX_CACHED_COUNTS {
+            entries.clear();
+        }
+        entries.insert(key, (Instant::now(), total));
     }
 }
