@@ -84,6 +84,8 @@ pub struct Db {
     writer: Option<mpsc::Sender<Job>>,
     sqlite_readers: Option<Arc<SqliteReaders>>,
     counts: Arc<CountCache>,
+    /// Held by every clone; the checkpointer stops once all are gone.
+    _alive: Arc<()>,
 }
 
 /// Idle read-only SQLite connections, reused across requests.
@@ -195,13 +197,16 @@ impl Db {
             Backend::Postgres => None,
         };
         sqlx::migrate!("./migrations").run(&pool).await?;
+        let alive = Arc::new(());
         let writer = match backend {
             Backend::Sqlite => {
                 let path = sqlite_path(&url).unwrap_or_default();
-                let conn = rusqlite::Connection::open(path)
+                let conn = rusqlite::Connection::open(&path)
                     .map_err(|e| sqlx::Error::Configuration(e.into()))?;
                 conn.execute_batch(SQLITE_PRAGMAS)
+                    .and_then(|()| conn.execute_batch(WRITER_PRAGMAS))
                     .map_err(|e| sqlx::Error::Configuration(e.into()))?;
+                spawn_checkpointer(&path, Arc::downgrade(&alive)).map_err(sqlx::Error::Io)?;
                 let (tx, rx) = mpsc::channel(4096);
                 let batch = max_batch.max(1);
                 std::thread::Builder::new()
@@ -224,6 +229,7 @@ impl Db {
             writer,
             sqlite_readers,
             counts: Arc::default(),
+            _alive: alive,
         })
     }
 
@@ -350,6 +356,36 @@ impl Drop for Reader {
     }
 }
 
+/// The writer never checkpoints the WAL itself: a checkpoint (and its
+/// fsync of the database file) on the writer's path would stall every
+/// write queued behind it. The checkpointer thread does it instead.
+const WRITER_PRAGMAS: &str = "PRAGMA wal_autocheckpoint = 0;";
+
+/// How often the checkpointer copies the WAL into the database file.
+const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_millis(500);
+
+/// Starts the thread that checkpoints the WAL in PASSIVE mode, which never
+/// waits for the writer or readers; the writer then reuses the WAL from its
+/// start, so it stays small. It stops when `alive` can no longer be upgraded.
+fn spawn_checkpointer(path: &Path, alive: std::sync::Weak<()>) -> std::io::Result<()> {
+    let conn = rusqlite::Connection::open(path)
+        .and_then(|conn| conn.execute_batch(SQLITE_PRAGMAS).map(|()| conn))
+        .map_err(std::io::Error::other)?;
+    std::thread::Builder::new()
+        .name("sqlite-checkpointer".into())
+        .spawn(move || loop {
+            std::thread::sleep(CHECKPOINT_EVERY);
+            if alive.upgrade().is_none() {
+                return;
+            }
+            let done = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()));
+            if let Err(err) = done {
+                tracing::warn!(%err, "WAL checkpoint failed; retrying");
+            }
+        })?;
+    Ok(())
+}
+
 /// The SQLite writer thread: one transaction per batch of queued jobs, each
 /// job in its own savepoint.
 fn run_writer(mut conn: rusqlite::Connection, mut jobs: mpsc::Receiver<Job>, max_batch: usize) {
@@ -407,6 +443,7 @@ mod tests {
         std::fs::create_dir_all(&dir).unwrap();
         let conn = rusqlite::Connection::open(dir.join("p.db")).unwrap();
         conn.execute_batch(SQLITE_PRAGMAS).unwrap();
+        conn.execute_batch(WRITER_PRAGMAS).unwrap();
         let pragma = |name: &str| -> String {
             conn.query_row(&format!("PRAGMA {name}"), [], |row| {
                 row.get::<_, rusqlite::types::Value>(0)
@@ -418,6 +455,11 @@ mod tests {
         assert_eq!(pragma("synchronous"), "Integer(2)", "FULL");
         assert_eq!(pragma("foreign_keys"), "Integer(1)");
         assert_eq!(pragma("busy_timeout"), "Integer(5000)");
+        assert_eq!(
+            pragma("wal_autocheckpoint"),
+            "Integer(0)",
+            "checkpoints happen off the writer's path"
+        );
         std::fs::remove_dir_all(dir).unwrap();
     }
 }
