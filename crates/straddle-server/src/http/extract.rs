@@ -15,6 +15,7 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::error::{item, ApiError};
+use crate::http::json::{self, StrictError, NUL_DETAIL};
 
 /// Largest request body accepted.
 pub const MAX_BODY_BYTES: usize = 256 * 1024;
@@ -83,10 +84,17 @@ async fn raw_json<S: Send + Sync>(request: Request, state: &S) -> Result<Value, 
             "Request bodies must be application/json.",
         ));
     }
-    let value: Value = serde_json::from_slice(&bytes).map_err(|err| ApiError::InvalidRequest {
-        title: "Malformed JSON".into(),
-        detail: "The request body is not valid JSON.".into(),
-        items: vec![item("body", format!("{err}"))],
+    let value = json::parse(&bytes).map_err(|err| match err {
+        StrictError::Refused(refusal) => ApiError::InvalidRequest {
+            title: "Invalid Request".into(),
+            detail: "The request body has a field that cannot be accepted.".into(),
+            items: vec![item(&refusal.reference, refusal.detail)],
+        },
+        StrictError::Malformed(err) => ApiError::InvalidRequest {
+            title: "Malformed JSON".into(),
+            detail: "The request body is not valid JSON.".into(),
+            items: vec![item("body", format!("{err}"))],
+        },
     })?;
     if !value.is_object() {
         return Err(ApiError::invalid_field(
@@ -151,9 +159,42 @@ pub fn parse_fields<T: DeserializeOwned + ToSchema>(value: &Value) -> Result<T, 
         if items.iter().any(|i| i.reference == reference) || !remove_at(&mut remaining, &path) {
             return Err(items);
         }
-        items.push(item(&reference, describe(&message)));
+        let detail = match path.last() {
+            Some(field) if is_sensitive(field) => redacted(&message),
+            _ => describe(&message),
+        };
+        items.push(item(&reference, detail));
     }
     Err(items)
+}
+
+/// Fields whose values are secrets or personal data: never echoed back.
+const SENSITIVE_FIELDS: &[&str] = &[
+    "account_number",
+    "tan",
+    "ssn",
+    "ein",
+    "dob",
+    "password",
+    "username",
+    "plaid_token",
+    "quiltt_token",
+    "paykey",
+    "ip_address",
+];
+
+fn is_sensitive(field: &str) -> bool {
+    SENSITIVE_FIELDS.contains(&field)
+}
+
+/// A deserialisation message without the value that caused it: serde
+/// writes `invalid type: integer `123`, expected a string`; only the
+/// expectation is kept.
+fn redacted(message: &str) -> String {
+    match message.split_once(", expected ") {
+        Some((_, expected)) => format!("Invalid value; expected {expected}."),
+        None => "Invalid value.".to_string(),
+    }
 }
 
 fn missing_field(message: &str) -> Option<&str> {
@@ -220,6 +261,13 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for QueryParams<T>
         let query = parts.uri.query().unwrap_or("");
         let mut merged: BTreeMap<String, String> = BTreeMap::new();
         for (key, value) in form_urlencoded::parse(query.as_bytes()) {
+            if key.contains('\0') || value.contains('\0') {
+                return Err(ApiError::InvalidRequest {
+                    title: "Invalid Query Parameter".into(),
+                    detail: "A query parameter has an invalid value.".into(),
+                    items: vec![item(&key.replace('\0', ""), NUL_DETAIL)],
+                });
+            }
             merged
                 .entry(key.into_owned())
                 .and_modify(|existing| {
@@ -314,6 +362,21 @@ mod tests {
         assert!(references.contains(&"count"), "{references:?}");
         assert!(references.contains(&"kind"), "{references:?}");
         assert!(references.contains(&"nested.city"), "{references:?}");
+    }
+
+    #[derive(Debug, Deserialize, ToSchema)]
+    #[allow(dead_code)]
+    struct Secretive {
+        account_number: String,
+    }
+
+    #[test]
+    fn sensitive_values_are_never_echoed() {
+        let items =
+            parse_fields::<Secretive>(&json!({"account_number": 123456789012u64})).unwrap_err();
+        assert_eq!(items[0].reference, "account_number");
+        assert!(!items[0].detail.contains("123456789012"), "{items:?}");
+        assert!(items[0].detail.contains("expected a string"), "{items:?}");
     }
 
     #[test]

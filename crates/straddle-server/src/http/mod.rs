@@ -5,6 +5,7 @@ pub mod auth;
 pub mod caller;
 pub mod context;
 pub mod extract;
+pub mod json;
 pub mod paging;
 
 pub use caller::Caller;

@@ -5,6 +5,7 @@ mod bridge;
 mod cluster;
 mod conventions;
 mod customers;
+mod hardening;
 mod helpers;
 mod idempotency;
 mod instances;
