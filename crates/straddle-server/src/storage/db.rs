@@ -295,30 +295,62 @@ pub fn sqlite_path(database_url: &str) -> Option<PathBuf> {
 
 /// Holds an exclusive lock on `<database>.lock` until dropped.
 fn lock_file(database: &Path) -> Result<std::fs::File, sqlx::Error> {
+    use std::os::unix::fs::OpenOptionsExt;
     let mut name = database.as_os_str().to_owned();
     name.push(".lock");
     let file = std::fs::OpenOptions::new()
         .create(true)
         .truncate(false)
         .write(true)
+        .mode(0o600)
         .open(PathBuf::from(name))
         .map_err(sqlx::Error::Io)?;
     file.lock().map_err(sqlx::Error::Io)?;
     Ok(file)
 }
 
-/// Adds `mode=rwc` and creates the folder so a fresh data dir just works.
+/// Adds `mode=rwc` and creates the folder so a fresh data dir just works;
+/// the database file is owner-only (see [`owner_only`]).
 fn sqlite_url(url: &str) -> Result<String, sqlx::Error> {
     if let Some(parent) = sqlite_path(url).and_then(|p| p.parent().map(|p| p.to_path_buf())) {
         if !parent.as_os_str().is_empty() {
             std::fs::create_dir_all(&parent).map_err(sqlx::Error::Io)?;
         }
     }
+    if let Some(path) = sqlite_path(url).filter(|p| !p.as_os_str().is_empty()) {
+        owner_only(&path).map_err(sqlx::Error::Io)?;
+    }
     Ok(if url.contains('?') {
         url.to_string()
     } else {
         format!("{url}?mode=rwc")
     })
+}
+
+/// Creates the SQLite database file with mode 0600 when it is missing and
+/// restricts an existing one (and its `-wal`, `-shm` and `.lock` files) to
+/// 0600. SQLite gives the WAL and shared-memory files it creates later the
+/// database file's mode, so they are owner-only too.
+fn owner_only(database: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    if database.as_os_str() == ":memory:" {
+        return Ok(());
+    }
+    std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .mode(0o600)
+        .open(database)?;
+    for suffix in ["", "-wal", "-shm", ".lock"] {
+        let mut name = database.as_os_str().to_owned();
+        name.push(suffix);
+        match std::fs::set_permissions(&name, std::fs::Permissions::from_mode(0o600)) {
+            Err(err) if err.kind() != std::io::ErrorKind::NotFound => return Err(err),
+            _ => {}
+        }
+    }
+    Ok(())
 }
 
 /// A connection for reads, returned to its pool when dropped.

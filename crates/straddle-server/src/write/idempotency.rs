@@ -11,6 +11,9 @@
 //! first commit a reservation (status 0 and a token, valid for
 //! [`RESERVATION_LEASE`]), call the provider, then complete the reservation
 //! in the effect's transaction, conditional on still holding it.
+//!
+//! Stored responses may carry full tokens (a paykey, a bridge token), so
+//! they are sealed with the [`Sealer`] like every other secret at rest.
 
 use axum::http::{HeaderValue, Method, StatusCode};
 use chrono::Duration;
@@ -19,6 +22,7 @@ use straddle_types::Timestamp;
 use uuid::Uuid;
 
 use crate::error::{item, ApiError};
+use crate::security::crypto::Sealer;
 use crate::storage::query::hex;
 use crate::storage::sql::Conn;
 
@@ -82,6 +86,26 @@ impl IdempotencyKey {
         let prefix = u64::from_str_radix(&self.scope_hash[..16], 16).unwrap_or_default();
         i64::from_ne_bytes(prefix.to_ne_bytes())
     }
+
+    /// The sealing context of this key's stored response: a sealed body
+    /// cannot be replayed under another key.
+    fn seal_context(&self) -> String {
+        format!("idempotency:{}", self.scope_hash)
+    }
+
+    fn seal(&self, sealer: &Sealer, body: &str) -> Result<String, ApiError> {
+        sealer.seal(body.as_bytes(), &self.seal_context())
+    }
+
+    /// The stored body in clear. Bodies stored before sealing began are
+    /// JSON text and are returned as they are.
+    fn unseal(&self, sealer: &Sealer, stored: String) -> Result<String, ApiError> {
+        if stored.starts_with('{') {
+            return Ok(stored);
+        }
+        String::from_utf8(sealer.open(&stored, &self.seal_context())?)
+            .map_err(|_| ApiError::Internal("stored response is not text".into()))
+    }
 }
 
 fn bad_key(detail: &str) -> ApiError {
@@ -129,6 +153,7 @@ impl Stored {
 pub async fn open(
     tx: &mut Conn<'_>,
     key: &IdempotencyKey,
+    sealer: &Sealer,
     now: Timestamp,
 ) -> Result<Option<Stored>, ApiError> {
     if !tx.try_lock(key.lock_id()).await? {
@@ -159,7 +184,7 @@ pub async fn open(
         0 => Err(ApiError::IdempotencyInProgress),
         status => Ok(Some(Stored {
             status: status as u16,
-            body: row.text("body")?,
+            body: key.unseal(sealer, row.text("body")?)?,
             replayed: true,
         })),
     }
@@ -170,6 +195,7 @@ pub async fn open(
 pub async fn store(
     tx: &mut Conn<'_>,
     key: &IdempotencyKey,
+    sealer: &Sealer,
     status: StatusCode,
     body: &str,
     now: Timestamp,
@@ -180,7 +206,7 @@ pub async fn store(
             &key.scope_hash,
             &key.fingerprint,
             i64::from(status.as_u16()),
-            body,
+            key.seal(sealer, body)?,
             now.to_canonical(),
             retained_until(now)
         ],
@@ -194,9 +220,10 @@ pub async fn store(
 pub async fn reserve(
     tx: &mut Conn<'_>,
     key: &IdempotencyKey,
+    sealer: &Sealer,
     now: Timestamp,
 ) -> Result<Result<Stored, String>, ApiError> {
-    if let Some(stored) = open(tx, key, now).await? {
+    if let Some(stored) = open(tx, key, sealer, now).await? {
         return Ok(Ok(stored));
     }
     let token = Uuid::new_v4().to_string();
@@ -221,6 +248,7 @@ pub async fn reserve(
 pub async fn complete(
     tx: &mut Conn<'_>,
     key: &IdempotencyKey,
+    sealer: &Sealer,
     token: &str,
     status: StatusCode,
     body: &str,
@@ -231,7 +259,7 @@ pub async fn complete(
             "UPDATE idempotency_key SET status_code = $1, body = $2, expires_at = $3, reservation = NULL WHERE scope_hash = $4 AND reservation = $5",
             crate::args![
                 i64::from(status.as_u16()),
-                body,
+                key.seal(sealer, body)?,
                 retained_until(now),
                 &key.scope_hash,
                 token

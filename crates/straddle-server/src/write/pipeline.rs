@@ -154,11 +154,13 @@ impl Pipeline {
                 .db
                 .write(Box::new(move |tx| {
                     Box::pin(async move {
-                        if let Some(stored) = idempotency::open(tx, &key, cx.now).await? {
+                        if let Some(stored) =
+                            idempotency::open(tx, &key, &cx.sealer, cx.now).await?
+                        {
                             return Ok(stored);
                         }
                         let body = render(meta, command.run(tx, &cx).await?)?;
-                        idempotency::store(tx, &key, status, &body, cx.now).await?;
+                        idempotency::store(tx, &key, &cx.sealer, status, &body, cx.now).await?;
                         Ok(Written::fresh(status, body))
                     })
                 }))
@@ -191,11 +193,13 @@ impl Pipeline {
                 return Ok(Written::fresh(status, render(meta, output)?));
             };
             let reserve_key = key.clone();
-            let now = pipeline.clock.timestamp();
+            let cx = pipeline.context();
             let reserved = pipeline
                 .db
                 .write(Box::new(move |tx| {
-                    Box::pin(async move { idempotency::reserve(tx, &reserve_key, now).await })
+                    Box::pin(async move {
+                        idempotency::reserve(tx, &reserve_key, &cx.sealer, cx.now).await
+                    })
                 }))
                 .await?;
             let token = match reserved {
@@ -233,7 +237,8 @@ impl Pipeline {
             .write(Box::new(move |tx| {
                 Box::pin(async move {
                     let body = render(meta, command.run(tx, &cx).await?)?;
-                    idempotency::complete(tx, &key, &token, status, &body, cx.now).await?;
+                    idempotency::complete(tx, &key, &cx.sealer, &token, status, &body, cx.now)
+                        .await?;
                     Ok(Written::fresh(status, body))
                 })
             }))

@@ -1,8 +1,9 @@
 //! Hardening: text the databases cannot store, duplicate keys, secrets at
 //! rest, limits on the unauthenticated paths, connection timeouts.
 
-use reqwest::StatusCode;
+use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
+use sqlx::Connection;
 
 use crate::bridge::customer;
 use crate::helpers::{customer_body, spawn_app, Reply, TestApp};
@@ -130,6 +131,115 @@ async fn sensitive_values_sent_with_the_wrong_type_are_not_echoed() {
             "{path}: {}",
             reply.body
         );
+    }
+    app.stop().await;
+}
+
+/// Everything the database holds, as text: the SQLite files' bytes (with
+/// WAL and shared memory), or every PostgreSQL table's rows.
+async fn database_text(app: &TestApp) -> String {
+    if let Some(path) = app.database_url.strip_prefix("sqlite://") {
+        let mut text = String::new();
+        for suffix in ["", "-wal", "-shm"] {
+            if let Ok(bytes) = std::fs::read(format!("{path}{suffix}")) {
+                text.push_str(&String::from_utf8_lossy(&bytes));
+            }
+        }
+        return text;
+    }
+    let mut conn = sqlx::PgConnection::connect(&app.database_url)
+        .await
+        .unwrap();
+    let tables: Vec<(String,)> = sqlx::query_as(
+        "SELECT table_name::text FROM information_schema.tables WHERE table_schema = 'public'",
+    )
+    .fetch_all(&mut conn)
+    .await
+    .unwrap();
+    let mut text = String::new();
+    for (table,) in tables {
+        let rows: Vec<(String,)> = sqlx::query_as(&format!("SELECT t::text FROM \"{table}\" t"))
+            .fetch_all(&mut conn)
+            .await
+            .unwrap();
+        for (row,) in rows {
+            text.push_str(&row);
+            text.push('\n');
+        }
+    }
+    text
+}
+
+#[tokio::test]
+async fn no_token_issued_is_stored_in_clear() {
+    let app = spawn_app().await;
+    let customer_id = customer(&app, "Ann Perkins").await;
+    let mut tokens = vec![app.api_key.clone()];
+    for (i, path) in ["/v1/bridge/bank_account", "/v1/bridge/tan"]
+        .iter()
+        .enumerate()
+    {
+        let body = json!({"customer_id": customer_id, "routing_number": "026009593",
+            "account_number": "004417253381", "tan": "7725338119", "account_type": "checking"});
+        let key = format!("seal-test-key-{i}");
+        let reply = app
+            .send(
+                Method::POST,
+                path,
+                Some(&body),
+                &[("Idempotency-Key", &key)],
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
+        let paykey = reply.data()["paykey"].as_str().unwrap().to_string();
+        // The replay answers from the sealed store with the same token.
+        let replay = app
+            .send(
+                Method::POST,
+                path,
+                Some(&body),
+                &[("Idempotency-Key", &key)],
+            )
+            .await;
+        assert_eq!(replay.data()["paykey"], paykey.as_str());
+        tokens.push(paykey);
+    }
+    let init = json!({"customer_id": customer_id});
+    let keyed = [("Idempotency-Key", "seal-test-bridge")];
+    let reply = app
+        .send(Method::POST, "/v1/bridge/initialize", Some(&init), &keyed)
+        .await;
+    let bridge_token = reply.data()["bridge_token"].as_str().unwrap().to_string();
+    let replay = app
+        .send(Method::POST, "/v1/bridge/initialize", Some(&init), &keyed)
+        .await;
+    assert_eq!(replay.data()["bridge_token"], bridge_token.as_str());
+    tokens.push(bridge_token);
+
+    let stored = database_text(&app).await;
+    assert!(stored.contains(&customer_id), "the dump holds the data");
+    for token in &tokens {
+        // The paykey's 7-hex tail and the JWT's signature are unique to it.
+        let tail = token.rsplit('.').next().unwrap();
+        assert!(!stored.contains(token.as_str()), "token in clear: {token}");
+        assert!(!stored.contains(tail), "token tail in clear: {token}");
+    }
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn sqlite_files_are_readable_by_their_owner_only() {
+    use std::os::unix::fs::PermissionsExt;
+    let app = spawn_app().await;
+    let Some(path) = app.database_url.strip_prefix("sqlite://").map(String::from) else {
+        return app.stop().await;
+    };
+    app.create_customer(&customer_body("Ann Perkins", "ann@pawnee.com"))
+        .await;
+    for suffix in ["", "-wal", "-shm"] {
+        let file = format!("{path}{suffix}");
+        let mode = std::fs::metadata(&file).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600, "{file}");
     }
     app.stop().await;
 }
