@@ -11,6 +11,7 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use straddle_server::admin;
 use straddle_server::config::{default_database_url, default_secrets_file, Config, Environment};
+use straddle_server::http::server::ConnectionLimits;
 use straddle_server::security::secrets::Secrets;
 use straddle_server::storage::db::{Db, DbOptions};
 use straddle_server::write::pipeline::Pipeline;
@@ -99,10 +100,26 @@ struct ServeArgs {
     sqlite_batch_limit: usize,
     #[command(flatten)]
     database: DatabaseArgs,
+    #[command(flatten)]
+    connections: ConnectionArgs,
     /// Names this instance in background-job claims and in PostgreSQL's
     /// application_name (default: straddle-<pid>-<random>).
     #[arg(long, env = "STRADDLE_INSTANCE_ID")]
     instance_id: Option<String>,
+}
+
+/// Client connections: how long a client may take, how many may be open.
+#[derive(Args)]
+struct ConnectionArgs {
+    /// Longest time to receive a request's headers; also closes idle keep-alive connections.
+    #[arg(long, env = "STRADDLE_HEADER_TIMEOUT_MS", default_value_t = 10_000)]
+    header_timeout_ms: u64,
+    /// Longest time to receive a request's body after its headers; then 408.
+    #[arg(long, env = "STRADDLE_BODY_TIMEOUT_MS", default_value_t = 30_000)]
+    body_timeout_ms: u64,
+    /// Most client connections open at once; more are closed on accept.
+    #[arg(long, env = "STRADDLE_MAX_CONNECTIONS", default_value_t = 4096)]
+    max_connections: usize,
 }
 
 /// PostgreSQL connections: pool size and the bounds on every wait.
@@ -341,6 +358,11 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         ),
         max_batch: args.sqlite_batch_limit,
         ..DbOptions::default()
+    };
+    config.connections = ConnectionLimits {
+        header_timeout: Duration::from_millis(args.connections.header_timeout_ms),
+        body_timeout: Duration::from_millis(args.connections.body_timeout_ms),
+        max_connections: args.connections.max_connections,
     };
     if let Some(instance_id) = args.instance_id {
         config.instance_id = instance_id;

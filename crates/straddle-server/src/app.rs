@@ -20,6 +20,7 @@ use crate::error::ApiError;
 use crate::http::auth::authenticate;
 use crate::http::context::request_context;
 use crate::http::extract::MAX_BODY_BYTES;
+use crate::http::server;
 use crate::security::crypto::Sealer;
 use crate::security::keys::KeyVerifier;
 use crate::security::secrets::Secrets;
@@ -124,6 +125,10 @@ impl Application {
         keys.refresh_revocations(&db).await?;
         keys.clone()
             .spawn_refresher(db.clone(), config.key_cache_refresh);
+        match server::raise_open_file_limit() {
+            Ok(limit) => tracing::debug!(limit, "open-file limit"),
+            Err(err) => tracing::warn!(error = %err, "could not raise the open-file limit"),
+        }
         let listener = TcpListener::bind(config.addr).await?;
         let providers = Arc::new(config.providers()?);
         let sealer = Arc::new(Sealer::new(&secrets));
@@ -166,10 +171,9 @@ impl Application {
             .await
             .map_err(|err| std::io::Error::other(err.to_string()))?;
         let worker = tokio::spawn(jobs::run(self.state.clone()));
+        let limits = self.state.config.connections;
         let app = router(self.state);
-        let result = axum::serve(self.listener, app)
-            .with_graceful_shutdown(shutdown)
-            .await;
+        let result = server::serve(self.listener, app, limits, shutdown).await;
         worker.abort();
         result
     }

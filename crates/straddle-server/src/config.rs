@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use straddle_providers::{LiveConfig, LiveProvider, Providers, SandboxProvider};
 
+use crate::http::server::ConnectionLimits;
 use crate::storage::db::{sqlite_path, DbOptions};
 
 /// Sandbox or production semantics.
@@ -60,6 +61,8 @@ pub struct Config {
     /// Names this instance: its background-job claims and its PostgreSQL
     /// sessions' `application_name`.
     pub instance_id: String,
+    /// Header, body and keep-alive timeouts and the connection limit.
+    pub connections: ConnectionLimits,
 }
 
 impl Config {
@@ -76,6 +79,7 @@ impl Config {
             live_providers: None,
             db: DbOptions::default(),
             instance_id: new_instance_id(),
+            connections: ConnectionLimits::default(),
         }
     }
 

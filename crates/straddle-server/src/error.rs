@@ -1,7 +1,7 @@
 //! One error type for the whole API. Handlers return `ApiError`; it becomes
 //! the documented envelope in [`crate::context`], which adds `meta`.
 
-use axum::http::{HeaderValue, StatusCode};
+use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use straddle_types::{ApiErrorBody, ErrorItem, ErrorType};
 
@@ -54,6 +54,9 @@ pub enum ApiError {
     /// Request body too large.
     #[error("payload too large")]
     PayloadTooLarge,
+    /// The client did not send the request body in time.
+    #[error("request body timed out")]
+    RequestTimeout,
     /// The platform exceeded its rate limit.
     #[error("rate limited")]
     RateLimited { retry_after_secs: u64 },
@@ -108,6 +111,7 @@ impl ApiError {
             ApiError::IdempotencyMismatch | ApiError::IdempotencyInProgress => StatusCode::CONFLICT,
             ApiError::Unprocessable { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
             ApiError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Upstream(_) => StatusCode::BAD_GATEWAY,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
@@ -171,6 +175,12 @@ impl ApiError {
                 ErrorType::InvalidRequestError,
                 "Payload Too Large",
                 "The request body is too large.".into(),
+                vec![],
+            ),
+            ApiError::RequestTimeout => (
+                ErrorType::InvalidRequestError,
+                "Request Timeout",
+                "The request body was not received in time.".into(),
                 vec![],
             ),
             ApiError::RateLimited { retry_after_secs } => (
@@ -316,6 +326,9 @@ impl IntoResponse for ApiError {
             }
             ApiError::IdempotencyMismatch => {
                 headers.insert("x-should-retry", HeaderValue::from_static("false"));
+            }
+            ApiError::RequestTimeout => {
+                headers.insert(header::CONNECTION, HeaderValue::from_static("close"));
             }
             ApiError::IdempotencyInProgress | ApiError::Unavailable(_) => {
                 headers.insert("x-should-retry", HeaderValue::from_static("true"));

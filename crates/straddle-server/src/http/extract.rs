@@ -16,6 +16,7 @@ use uuid::Uuid;
 
 use crate::error::{item, ApiError};
 use crate::http::json::{self, StrictError, NUL_DETAIL};
+use crate::http::server::is_body_timeout;
 
 /// Largest request body accepted.
 pub const MAX_BODY_BYTES: usize = 256 * 1024;
@@ -63,6 +64,8 @@ async fn raw_json<S: Send + Sync>(request: Request, state: &S) -> Result<Value, 
         .map_err(|rejection| {
             if rejection.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
                 ApiError::PayloadTooLarge
+            } else if is_body_timeout(&rejection) {
+                ApiError::RequestTimeout
             } else {
                 ApiError::invalid_field("body", "The request body could not be read.")
             }

@@ -7,5 +7,6 @@ pub mod context;
 pub mod extract;
 pub mod json;
 pub mod paging;
+pub mod server;
 
 pub use caller::Caller;

@@ -3,6 +3,7 @@
 mod auth;
 mod bridge;
 mod cluster;
+mod connections;
 mod conventions;
 mod customers;
 mod hardening;
