@@ -124,7 +124,27 @@ fn open_reader(path: &Path) -> rusqlite::Result<rusqlite::Connection> {
         OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
     )?;
     conn.execute_batch("PRAGMA busy_timeout = 5000;")?;
+    unicode_lower(&conn)?;
     Ok(conn)
+}
+
+/// Replaces SQLite's ASCII-only `lower()` with Unicode lower-casing, so
+/// case-insensitive search folds `É` as PostgreSQL's `lower()` does.
+fn unicode_lower(conn: &rusqlite::Connection) -> rusqlite::Result<()> {
+    use rusqlite::functions::FunctionFlags;
+    use rusqlite::types::{Value, ValueRef};
+    conn.create_scalar_function(
+        "lower",
+        1,
+        FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DETERMINISTIC,
+        |ctx| {
+            Ok(match ctx.get_raw(0) {
+                ValueRef::Text(text) => Value::Text(String::from_utf8_lossy(text).to_lowercase()),
+                ValueRef::Null => Value::Null,
+                other => Value::from(other),
+            })
+        },
+    )
 }
 
 /// Most jobs a single SQLite transaction takes by default.
@@ -205,6 +225,7 @@ impl Db {
                     .map_err(|e| sqlx::Error::Configuration(e.into()))?;
                 conn.execute_batch(SQLITE_PRAGMAS)
                     .and_then(|()| conn.execute_batch(WRITER_PRAGMAS))
+                    .and_then(|()| unicode_lower(&conn))
                     .map_err(|e| sqlx::Error::Configuration(e.into()))?;
                 spawn_checkpointer(&path, Arc::downgrade(&alive)).map_err(sqlx::Error::Io)?;
                 let (tx, rx) = mpsc::channel(4096);

@@ -243,3 +243,37 @@ async fn sqlite_files_are_readable_by_their_owner_only() {
     }
     app.stop().await;
 }
+
+#[tokio::test]
+async fn search_folds_the_case_of_non_ascii_letters_on_both_backends() {
+    let app = spawn_app().await;
+    app.create_customer(&customer_body("Émile Zoë", "emile@example.com"))
+        .await;
+    app.create_customer(&customer_body("Ørjan Ås", "orjan@example.com"))
+        .await;
+    for (query, expected) in [
+        ("Émile", "Émile Zoë"),
+        ("émile", "Émile Zoë"),
+        ("ÉMILE ZOË", "Émile Zoë"),
+        ("øRJAN", "Ørjan Ås"),
+    ] {
+        let reply = app
+            .http
+            .get(format!("{}/v1/customers", app.base_url))
+            .query(&[("search_text", query)])
+            .bearer_auth(&app.api_key)
+            .send()
+            .await
+            .unwrap();
+        let reply = Reply::read(reply).await;
+        let names: Vec<&str> = reply
+            .data()
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|c| c["name"].as_str())
+            .collect();
+        assert_eq!(names, [expected], "{query}");
+    }
+    app.stop().await;
+}
