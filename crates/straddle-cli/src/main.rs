@@ -12,6 +12,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use straddle_server::admin;
 use straddle_server::config::{default_database_url, default_secrets_file, Config, Environment};
 use straddle_server::http::server::ConnectionLimits;
+use straddle_server::security::guard::GuardLimits;
 use straddle_server::security::secrets::Secrets;
 use straddle_server::storage::db::{Db, DbOptions};
 use straddle_server::write::pipeline::Pipeline;
@@ -108,7 +109,8 @@ struct ServeArgs {
     instance_id: Option<String>,
 }
 
-/// Client connections: how long a client may take, how many may be open.
+/// Client connections and the paths open without an API key: how long a
+/// client may take, how many may be open, how often the widget may be called.
 #[derive(Args)]
 struct ConnectionArgs {
     /// Longest time to receive a request's headers; also closes idle keep-alive connections.
@@ -120,6 +122,18 @@ struct ConnectionArgs {
     /// Most client connections open at once; more are closed on accept.
     #[arg(long, env = "STRADDLE_MAX_CONNECTIONS", default_value_t = 4096)]
     max_connections: usize,
+    /// Widget API requests per second per bridge token; 0 disables.
+    #[arg(long, env = "STRADDLE_WIDGET_RATE_LIMIT", default_value_t = 10)]
+    widget_rate_limit: u32,
+    /// Widget API requests per second per client address; 0 disables.
+    #[arg(long, env = "STRADDLE_WIDGET_ADDRESS_RATE_LIMIT", default_value_t = 50)]
+    widget_address_rate_limit: u32,
+    /// Wrong bank credentials a widget session may send before it is locked out.
+    #[arg(long, env = "STRADDLE_SIGN_IN_ATTEMPTS", default_value_t = 5)]
+    sign_in_attempts: u32,
+    /// How long a widget session stays locked out of the bank sign-in.
+    #[arg(long, env = "STRADDLE_SIGN_IN_LOCKOUT_S", default_value_t = 900)]
+    sign_in_lockout_s: u64,
 }
 
 /// PostgreSQL connections: pool size and the bounds on every wait.
@@ -363,6 +377,12 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         header_timeout: Duration::from_millis(args.connections.header_timeout_ms),
         body_timeout: Duration::from_millis(args.connections.body_timeout_ms),
         max_connections: args.connections.max_connections,
+    };
+    config.guard = GuardLimits {
+        widget_per_token: args.connections.widget_rate_limit,
+        widget_per_address: args.connections.widget_address_rate_limit,
+        sign_in_attempts: args.connections.sign_in_attempts,
+        sign_in_lockout: Duration::from_secs(args.connections.sign_in_lockout_s),
     };
     if let Some(instance_id) = args.instance_id {
         config.instance_id = instance_id;

@@ -360,6 +360,47 @@ async fn logs_carry_request_ids_but_never_keys_or_pii() {
     }
 }
 
+#[tokio::test]
+async fn a_flood_of_invalid_keys_does_not_flood_the_log() {
+    let (dir, url) = scratch();
+    let env = [("RUST_LOG", "info"), ("STRADDLE_LOG_FORMAT", "json")];
+    let mut server = serve(&dir, &url, &env);
+    let http = reqwest::Client::new();
+    let health = http
+        .get(format!("{}/health", server.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(health.status(), 200);
+    let before = std::fs::metadata(dir.join("stderr.log")).unwrap().len();
+    for i in 0..500 {
+        let reply = http
+            .get(format!("{}/v1/customers", server.url))
+            .bearer_auth(format!("forged.key.{i}"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(reply.status(), 401);
+    }
+    let after = std::fs::metadata(dir.join("stderr.log")).unwrap().len();
+    signal(&server.child, "-TERM");
+    server.child.wait().unwrap();
+    let logs = std::fs::read_to_string(dir.join("stderr.log")).unwrap();
+    assert!(
+        logs.contains(r#""status":200"#),
+        "ordinary responses are logged"
+    );
+    assert!(
+        !logs.contains(r#""status":401"#),
+        "one line per failed authentication"
+    );
+    assert!(
+        after - before < 1_000,
+        "{} bytes logged for 500 401s",
+        after - before
+    );
+}
+
 /// The lines one `straddle serve` prints up to `listening on` (or until it
 /// exits), and whether it got there.
 fn start_output(child: &mut Child) -> std::sync::mpsc::Receiver<(Vec<String>, bool)> {

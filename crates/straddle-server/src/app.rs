@@ -22,6 +22,7 @@ use crate::http::context::request_context;
 use crate::http::extract::MAX_BODY_BYTES;
 use crate::http::server;
 use crate::security::crypto::Sealer;
+use crate::security::guard::Guard;
 use crate::security::keys::KeyVerifier;
 use crate::security::secrets::Secrets;
 use crate::state::AppState;
@@ -139,6 +140,8 @@ impl Application {
             config.environment,
             config.background_delay,
         );
+        let guard = Arc::new(Guard::new(config.guard));
+        guard.clone().spawn_reporter(clock.clone());
         let state = AppState {
             db,
             pipeline,
@@ -146,6 +149,7 @@ impl Application {
             keys,
             sealer,
             bridge_key: Arc::new(secrets.bridge_key()),
+            guard,
             config: Arc::new(config),
             providers,
         };

@@ -7,6 +7,7 @@ use std::time::Duration;
 use straddle_providers::{LiveConfig, LiveProvider, Providers, SandboxProvider};
 
 use crate::http::server::ConnectionLimits;
+use crate::security::guard::GuardLimits;
 use crate::storage::db::{sqlite_path, DbOptions};
 
 /// Sandbox or production semantics.
@@ -63,6 +64,8 @@ pub struct Config {
     pub instance_id: String,
     /// Header, body and keep-alive timeouts and the connection limit.
     pub connections: ConnectionLimits,
+    /// Limits of the widget API and of the sandbox bank sign-in.
+    pub guard: GuardLimits,
 }
 
 impl Config {
@@ -80,6 +83,7 @@ impl Config {
             db: DbOptions::default(),
             instance_id: new_instance_id(),
             connections: ConnectionLimits::default(),
+            guard: GuardLimits::default(),
         }
     }
 

@@ -8,6 +8,7 @@ use straddle_providers::Providers;
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::security::crypto::Sealer;
+use crate::security::guard::Guard;
 use crate::security::keys::KeyVerifier;
 use crate::security::secrets::SigningKey;
 use crate::storage::db::Db;
@@ -32,4 +33,6 @@ pub struct AppState {
     pub providers: Arc<Providers>,
     /// HS256 key of bridge tokens (distinct from the API-key key).
     pub bridge_key: Arc<SigningKey>,
+    /// Limits of the unauthenticated paths and the refused-request tallies.
+    pub guard: Arc<Guard>,
 }

@@ -49,6 +49,7 @@ async fn initialize(
     let command = session::InitializeBridge {
         account_id: caller.account_id(),
         account_name: caller.principal.acting.name.clone(),
+        api_key_id: caller.principal.key_id,
         request: body.value,
         signing_key: state.bridge_key.clone(),
     };

@@ -70,6 +70,8 @@ pub struct InitializeBridge {
     pub account_id: Uuid,
     /// Its display name (the token's `account_name`).
     pub account_name: String,
+    /// The API key that asked; revoking it ends the session.
+    pub api_key_id: Uuid,
     /// The request.
     pub request: BridgeInitializeRequest,
     /// The key bridge tokens are signed with.
@@ -83,6 +85,7 @@ impl Command for InitializeBridge {
         let InitializeBridge {
             account_id,
             account_name,
+            api_key_id,
             request,
             signing_key,
         } = self;
@@ -91,7 +94,7 @@ impl Command for InitializeBridge {
         let expires = now + Duration::hours(TOKEN_LIFETIME_HOURS);
         let config = effective_config(request.config);
         let bridge_token_id = Uuid::now_v7();
-        tx.execute("INSERT INTO bridge_session (bridge_token_id, account_id, customer_id, config, external_id, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7)", crate::args![bridge_token_id.to_string(), account_id.to_string(), request.customer_id.to_string(), serde_json::to_string(&config)?, request.external_id.clone(), Timestamp(now).to_canonical(), Timestamp(expires).to_canonical()])
+        tx.execute("INSERT INTO bridge_session (bridge_token_id, account_id, customer_id, config, external_id, created_at, expires_at, api_key_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)", crate::args![bridge_token_id.to_string(), account_id.to_string(), request.customer_id.to_string(), serde_json::to_string(&config)?, request.external_id.clone(), Timestamp(now).to_canonical(), Timestamp(expires).to_canonical(), api_key_id.to_string()])
         .await?;
         let claims = BridgeClaims {
             role: BRIDGE.into(),

@@ -44,7 +44,7 @@ async fn principal_for(state: &AppState, headers: &HeaderMap) -> Result<Principa
         .map(str::trim)
         .ok_or(ApiError::Unauthorized)?;
     let verifier = &state.keys;
-    let authenticated = verifier.verify(&state.db, token).await?;
+    let (key_id, authenticated) = verifier.verify(&state.db, token).await?;
     verifier.check_rate(authenticated.platform_id())?;
     let acting = match headers.get("straddle-account-id") {
         None => authenticated.clone(),
@@ -75,5 +75,6 @@ async fn principal_for(state: &AppState, headers: &HeaderMap) -> Result<Principa
     Ok(Principal {
         authenticated,
         acting,
+        key_id,
     })
 }

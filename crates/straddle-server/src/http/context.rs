@@ -1,6 +1,9 @@
 //! Per-request context: the `api_request_id` and timestamp every envelope
 //! carries, the client's trace headers, and the request's log span. The
-//! middleware here also turns a [`PendingError`] into the error envelope.
+//! middleware here also turns a [`PendingError`] into the error envelope,
+//! marks every response `Cache-Control: no-store` unless its handler chose
+//! otherwise (responses carry unmasked data and tokens), and logs each
+//! response except 401 and 429, which are counted and reported per interval.
 
 use std::time::Instant;
 
@@ -94,13 +97,22 @@ pub async fn request_context(
     if let Some(value) = correlation_id {
         headers.insert(CORRELATION_ID, value);
     }
-    span.in_scope(|| {
-        tracing::info!(
-            status = response.status().as_u16(),
-            latency_ms = started.elapsed().as_millis() as u64,
-            "response"
-        );
-    });
+    headers
+        .entry(header::CACHE_CONTROL)
+        .or_insert(HeaderValue::from_static("no-store"));
+    let status = response.status().as_u16();
+    if matches!(status, 401 | 429) {
+        // A flood of these must not flood the log: counted, reported per interval.
+        state.guard.refused(status);
+    } else {
+        span.in_scope(|| {
+            tracing::info!(
+                status,
+                latency_ms = started.elapsed().as_millis() as u64,
+                "response"
+            );
+        });
+    }
     response
 }
 

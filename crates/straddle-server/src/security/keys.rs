@@ -27,6 +27,8 @@ pub struct Principal {
     pub authenticated: Arc<Account>,
     /// The account the request acts for (`Straddle-Account-Id`, else the key's).
     pub acting: Arc<Account>,
+    /// The API key's id (bridge sessions die with the key that created them).
+    pub key_id: Uuid,
 }
 
 impl Principal {
@@ -78,8 +80,8 @@ impl KeyVerifier {
         }
     }
 
-    /// The account an API key authenticates, or 401.
-    pub async fn verify(&self, db: &Db, api_key: &str) -> Result<Arc<Account>, ApiError> {
+    /// The key id and the account an API key authenticates, or 401.
+    pub async fn verify(&self, db: &Db, api_key: &str) -> Result<(Uuid, Arc<Account>), ApiError> {
         let claims =
             jsonwebtoken::decode::<ApiKeyClaims>(api_key, &self.decoding_key, &self.validation)
                 .map_err(|_| ApiError::Unauthorized)?
@@ -104,9 +106,11 @@ impl KeyVerifier {
         {
             return Err(ApiError::Unauthorized);
         }
-        self.account(db, entry.account_id)
+        let account = self
+            .account(db, entry.account_id)
             .await?
-            .ok_or(ApiError::Unauthorized)
+            .ok_or(ApiError::Unauthorized)?;
+        Ok((claims.kid, account))
     }
 
     /// An account by id, cached.

@@ -2,5 +2,6 @@
 //! and the secrets file.
 
 pub mod crypto;
+pub mod guard;
 pub mod keys;
 pub mod secrets;

@@ -71,7 +71,7 @@ async fn sign_in(
     session: WidgetSession,
     body: JsonBody<SignInRequest>,
 ) -> Result<Response, ApiError> {
-    let accounts = service::sign_in(&state, &body.value)?;
+    let accounts = service::sign_in(&state, &session, &body.value)?;
     respond(&session, StatusCode::OK, accounts)
 }
 

@@ -42,9 +42,14 @@ pub fn institutions(state: &AppState) -> Vec<InstitutionView> {
 }
 
 /// Signs in to a bank and lists its accounts.
-pub fn sign_in(state: &AppState, request: &SignInRequest) -> Result<Vec<AccountView>, ApiError> {
+pub fn sign_in(
+    state: &AppState,
+    session: &WidgetSession,
+    request: &SignInRequest,
+) -> Result<Vec<AccountView>, ApiError> {
     let institution = signed_in(
         state,
+        session,
         &request.institution_id,
         &request.username,
         &request.password,
@@ -79,6 +84,7 @@ pub async fn link_open_banking(
 ) -> Result<Paykey, ApiError> {
     let institution = signed_in(
         state,
+        session,
         &request.institution_id,
         &request.username,
         &request.password,
@@ -90,16 +96,24 @@ pub async fn link_open_banking(
     create_paykey(state, session, PaykeySource::Straddle, bank).await
 }
 
-/// The institution, once the credentials are right.
+/// The institution, once the credentials are right. A session that sent
+/// wrong credentials too often is locked out for a while (429).
 fn signed_in(
     state: &AppState,
+    session: &WidgetSession,
     institution_id: &str,
     username: &str,
     password: &str,
 ) -> Result<&'static Institution, ApiError> {
     let institution = institutions::find(state.config.environment, institution_id)
         .ok_or_else(|| ApiError::not_found("institution", "institution_id", institution_id))?;
-    if !institutions::credentials_valid(username, password) {
+    let now = state.clock.now();
+    state.guard.sign_in_allowed(session.bridge_token_id, now)?;
+    let valid = institutions::credentials_valid(username, password);
+    state
+        .guard
+        .sign_in_outcome(session.bridge_token_id, valid, now);
+    if !valid {
         return Err(ApiError::unprocessable(
             "credentials",
             "The username or password is incorrect.",

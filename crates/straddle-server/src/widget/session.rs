@@ -1,8 +1,11 @@
 //! Who a widget request acts for. The bridge token is the only credential:
 //! its signature, its expiry (by the server's clock) and its session row
-//! (unused so far) are checked before any handler runs.
+//! (unused so far) are checked before any handler runs, after the request
+//! rate of the client's address and of the token.
 
-use axum::extract::FromRequestParts;
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, FromRequestParts};
 use axum::http::request::Parts;
 use axum::http::{header, HeaderMap};
 use straddle_types::paykey::PaykeyConfig;
@@ -44,8 +47,12 @@ impl FromRequestParts<AppState> for WidgetSession {
             .get::<RequestContext>()
             .cloned()
             .ok_or_else(|| ApiError::Internal("route is missing its middleware".into()))?;
+        if let Some(ConnectInfo(peer)) = parts.extensions.get::<ConnectInfo<SocketAddr>>() {
+            state.guard.widget_address(peer.ip())?;
+        }
         let token = bearer(&parts.headers).ok_or(ApiError::BridgeToken(TokenProblem::Invalid))?;
         let claims = live_claims(state, token)?;
+        state.guard.widget_token(claims.bridge_token_id)?;
         let stored = load(state, claims.bridge_token_id).await?;
         if stored.customer_id != claims.customer_id {
             return Err(ApiError::BridgeToken(TokenProblem::Invalid));
@@ -93,11 +100,15 @@ struct StoredSession {
     external_id: Option<String>,
 }
 
-/// Loads an unused session: unknown → invalid, with a paykey → used.
+/// Loads an unused session: unknown, or created with an API key revoked
+/// since → invalid; with a paykey → used.
 async fn load(state: &AppState, bridge_token_id: Uuid) -> Result<StoredSession, ApiError> {
-    let row = state.db.reader().await?.conn().fetch_optional("SELECT account_id, customer_id, config, external_id, paykey_id FROM bridge_session WHERE bridge_token_id = $1", crate::args![bridge_token_id.to_string()])
+    let row = state.db.reader().await?.conn().fetch_optional("SELECT s.account_id, s.customer_id, s.config, s.external_id, s.paykey_id, k.revoked_at FROM bridge_session s LEFT JOIN api_key k ON k.key_id = s.api_key_id WHERE s.bridge_token_id = $1", crate::args![bridge_token_id.to_string()])
     .await?
     .ok_or(ApiError::BridgeToken(TokenProblem::Invalid))?;
+    if row.opt_text("revoked_at")?.is_some() {
+        return Err(ApiError::BridgeToken(TokenProblem::Invalid));
+    }
     if row.opt_text("paykey_id")?.is_some() {
         return Err(ApiError::BridgeToken(TokenProblem::Used));
     }

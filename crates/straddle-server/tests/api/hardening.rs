@@ -5,8 +5,15 @@ use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 use sqlx::Connection;
 
+use straddle_server::admin;
+use straddle_server::security::secrets::Secrets;
+use straddle_server::Clock;
+
 use crate::bridge::customer;
-use crate::helpers::{customer_body, spawn_app, Reply, TestApp};
+use crate::helpers::{
+    capture_warnings, customer_body, logged_warnings, spawn_app, spawn_app_with, Options, Reply,
+    TestApp,
+};
 
 /// Sends `body` as raw JSON text (duplicate keys and escapes kept as written).
 async fn post_raw(app: &TestApp, path: &str, body: &str) -> Reply {
@@ -275,5 +282,218 @@ async fn search_folds_the_case_of_non_ascii_letters_on_both_backends() {
             .collect();
         assert_eq!(names, [expected], "{query}");
     }
+    app.stop().await;
+}
+
+/// A bridge token for a new customer, created with `api_key`.
+async fn bridge_token_with(app: &TestApp, api_key: &str) -> String {
+    let customer_id = customer(app, "Ann Perkins").await;
+    let reply = app
+        .send_as(
+            api_key,
+            Method::POST,
+            "/v1/bridge/initialize",
+            Some(&json!({"customer_id": customer_id})),
+            &[],
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+    reply.data()["bridge_token"].as_str().unwrap().to_string()
+}
+
+async fn widget_get(app: &TestApp, token: &str, path: &str) -> Reply {
+    app.send_as(
+        token,
+        Method::GET,
+        &format!("/widget/api/{path}"),
+        None,
+        &[],
+    )
+    .await
+}
+
+fn assert_rate_limited(reply: &Reply) {
+    reply.assert_error(429, "invalid_request_error");
+    let retry: u64 = reply.headers["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(retry >= 1, "{retry}");
+}
+
+#[tokio::test]
+async fn the_widget_api_is_limited_per_bridge_token() {
+    let app = spawn_app_with(Options {
+        configure: Some(|config| {
+            config.guard.widget_per_token = 5;
+            config.guard.widget_per_address = 0;
+        }),
+        ..Options::default()
+    })
+    .await;
+    let token = bridge_token_with(&app, &app.api_key).await;
+    let mut statuses = Vec::new();
+    for _ in 0..8 {
+        statuses.push(widget_get(&app, &token, "session").await.status.as_u16());
+    }
+    assert_eq!(statuses[..5], [200; 5], "{statuses:?}");
+    assert!(statuses[5..].iter().all(|s| *s == 429), "{statuses:?}");
+    assert_rate_limited(&widget_get(&app, &token, "institutions").await);
+    // Another session is not held back by this one.
+    let other = bridge_token_with(&app, &app.api_key).await;
+    assert_eq!(widget_get(&app, &other, "session").await.status, 200);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn the_widget_api_is_limited_per_client_address_even_with_bad_tokens() {
+    let app = spawn_app_with(Options {
+        configure: Some(|config| {
+            config.guard.widget_per_token = 0;
+            config.guard.widget_per_address = 5;
+        }),
+        ..Options::default()
+    })
+    .await;
+    let mut statuses = Vec::new();
+    for i in 0..7 {
+        let reply = widget_get(&app, &format!("forged.token.{i}"), "session").await;
+        statuses.push(reply.status.as_u16());
+    }
+    assert_eq!(statuses, [401, 401, 401, 401, 401, 429, 429]);
+    let token = bridge_token_with(&app, &app.api_key).await;
+    assert_rate_limited(&widget_get(&app, &token, "session").await);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn the_sandbox_sign_in_locks_out_after_five_wrong_passwords() {
+    let app = spawn_app().await;
+    let token = bridge_token_with(&app, &app.api_key).await;
+    let sign_in = |password: &'static str| {
+        let app = &app;
+        let token = token.clone();
+        async move {
+            let body = json!({"institution_id": "first_platypus", "username": "user_good", "password": password});
+            app.send_as(
+                &token,
+                Method::POST,
+                "/widget/api/open_banking/accounts",
+                Some(&body),
+                &[],
+            )
+            .await
+        }
+    };
+    for _ in 0..5 {
+        sign_in("pass_bad")
+            .await
+            .assert_error(422, "validation_error");
+    }
+    // Locked out: even the right password is refused until the lockout ends.
+    let locked = sign_in("pass_good").await;
+    assert_rate_limited(&locked);
+    let retry: u64 = locked.headers["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((890..=900).contains(&retry), "{retry}");
+    let link = json!({"institution_id": "first_platypus", "account_id": "plaid_checking",
+        "username": "user_good", "password": "pass_good"});
+    let reply = app
+        .send_as(
+            &token,
+            Method::POST,
+            "/widget/api/open_banking/paykey",
+            Some(&link),
+            &[],
+        )
+        .await;
+    assert_rate_limited(&reply);
+
+    app.clock.advance(chrono::Duration::minutes(15));
+    assert_eq!(sign_in("pass_good").await.status, 200);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_bridge_token_dies_with_the_api_key_that_created_it() {
+    let app = spawn_app().await;
+    let secrets = Secrets::load_or_create(&app.secrets_file).unwrap();
+    let (key_id, key) = admin::create_key(&app.state.pipeline, &secrets, app.account_id)
+        .await
+        .unwrap();
+    let token = bridge_token_with(&app, &key.0).await;
+    let kept = bridge_token_with(&app, &app.api_key).await;
+    assert_eq!(widget_get(&app, &token, "session").await.status, 200);
+    admin::revoke_key(&app.state.pipeline, key_id)
+        .await
+        .unwrap();
+    let reply = widget_get(&app, &token, "session").await;
+    reply.assert_error(401, "authentication_error");
+    assert_eq!(reply.body["error"]["items"][0]["detail"], "invalid_token");
+    assert_eq!(widget_get(&app, &kept, "session").await.status, 200);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn responses_with_unmasked_data_or_tokens_are_not_stored_by_caches() {
+    let app = spawn_app().await;
+    let (_, unmask_key) = app.other_platform(true).await;
+    let customer_id = customer(&app, "Ann Perkins").await;
+    let body = json!({"customer_id": customer_id, "routing_number": "026009593",
+        "account_number": "004417253381", "account_type": "checking"});
+    let paykey = app.post("/v1/bridge/bank_account", &body).await;
+    let id = paykey.data()["id"].as_str().unwrap().to_string();
+    let token = bridge_token_with(&app, &app.api_key).await;
+    let replies = [
+        paykey,
+        app.get(&format!("/v1/paykeys/{id}/reveal")).await,
+        app.send_as(
+            &unmask_key,
+            Method::GET,
+            &format!("/v1/customers/{customer_id}/unmasked"),
+            None,
+            &[],
+        )
+        .await,
+        widget_get(&app, &token, "session").await,
+        app.get("/v1/customers").await,
+        app.get("/v1/no-such-route").await,
+    ];
+    for reply in replies {
+        assert_eq!(reply.headers["cache-control"], "no-store", "{}", reply.body);
+    }
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn failed_authentications_are_logged_as_one_count_per_interval() {
+    capture_warnings();
+    let app = spawn_app().await;
+    for i in 0..237 {
+        let reply = app
+            .send_as(
+                &format!("not-a-key-{i}"),
+                Method::GET,
+                "/v1/customers",
+                None,
+                &[],
+            )
+            .await;
+        assert_eq!(reply.status, 401);
+    }
+    app.state.guard.report(app.clock.now());
+    let lines: Vec<String> = logged_warnings()
+        .lines()
+        .filter(|l| l.contains("requests refused"))
+        .map(String::from)
+        .collect();
+    assert!(
+        lines.iter().any(|l| l.contains("unauthorized=237")),
+        "{lines:?}"
+    );
     app.stop().await;
 }
