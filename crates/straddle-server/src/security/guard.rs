@@ -92,24 +92,28 @@ impl Guard {
         check(self.per_token.as_ref(), &bridge_token_id)
     }
 
-    /// 429 while the session is locked out of the bank sign-in.
-    pub fn sign_in_allowed(&self, session: Uuid, now: DateTime<Utc>) -> Result<(), ApiError> {
-        let failures = lock(&self.sign_in).get(&session).copied();
-        match failures.and_then(|f| f.locked_until) {
-            Some(until) if until > now => Err(ApiError::RateLimited {
-                retry_after_secs: (until - now).num_seconds().max(1) as u64,
-            }),
-            _ => Ok(()),
-        }
-    }
-
-    /// Records the outcome of a sign-in: a success forgets earlier
-    /// failures; the failure that reaches the limit starts a lockout.
-    pub fn sign_in_outcome(&self, session: Uuid, succeeded: bool, now: DateTime<Utc>) {
+    /// A bank sign-in attempt of `session` whose credentials were
+    /// `valid`: 429 while the session is locked out (the attempt counts for
+    /// nothing), else `valid`. A success forgets earlier failures; the
+    /// failure that reaches the limit starts a lockout. Checked and recorded
+    /// under one lock, so concurrent attempts cannot slip past the limit.
+    pub fn sign_in(
+        &self,
+        session: Uuid,
+        valid: bool,
+        now: DateTime<Utc>,
+    ) -> Result<bool, ApiError> {
         let mut table = lock(&self.sign_in);
-        if succeeded {
+        if let Some(until) = table.get(&session).and_then(|f| f.locked_until) {
+            if until > now {
+                return Err(ApiError::RateLimited {
+                    retry_after_secs: (until - now).num_seconds().max(1) as u64,
+                });
+            }
+        }
+        if valid {
             table.remove(&session);
-            return;
+            return Ok(true);
         }
         let window = chrono::Duration::from_std(self.limits.sign_in_lockout).unwrap_or_default();
         let entry = table.entry(session).or_insert(Failures {
@@ -126,6 +130,7 @@ impl Guard {
             entry.count = 0;
             entry.locked_until = Some(now + window);
         }
+        Ok(false)
     }
 
     /// Counts a refused response (401 or 429) for the next report.
@@ -207,12 +212,10 @@ mod tests {
         let guard = Guard::new(GuardLimits::default());
         let session = Uuid::now_v7();
         let start = Utc::now();
-        for _ in 0..4 {
-            guard.sign_in_outcome(session, false, start);
-            assert!(guard.sign_in_allowed(session, start).is_ok());
+        for _ in 0..5 {
+            assert!(!guard.sign_in(session, false, start).unwrap());
         }
-        guard.sign_in_outcome(session, false, start);
-        let refused = guard.sign_in_allowed(session, start).unwrap_err();
+        let refused = guard.sign_in(session, true, start).unwrap_err();
         assert!(matches!(
             refused,
             ApiError::RateLimited {
@@ -220,8 +223,8 @@ mod tests {
             }
         ));
         let later = start + chrono::Duration::minutes(15) + chrono::Duration::seconds(1);
-        assert!(guard.sign_in_allowed(session, later).is_ok());
-        assert!(guard.sign_in_allowed(Uuid::now_v7(), start).is_ok());
+        assert!(guard.sign_in(session, true, later).unwrap());
+        assert!(guard.sign_in(Uuid::now_v7(), true, start).unwrap());
     }
 
     #[test]
@@ -230,10 +233,12 @@ mod tests {
         let session = Uuid::now_v7();
         let now = Utc::now();
         for _ in 0..4 {
-            guard.sign_in_outcome(session, false, now);
+            guard.sign_in(session, false, now).unwrap();
         }
-        guard.sign_in_outcome(session, true, now);
-        guard.sign_in_outcome(session, false, now);
-        assert!(guard.sign_in_allowed(session, now).is_ok());
+        guard.sign_in(session, true, now).unwrap();
+        for _ in 0..4 {
+            guard.sign_in(session, false, now).unwrap();
+        }
+        assert!(guard.sign_in(session, true, now).unwrap());
     }
 }

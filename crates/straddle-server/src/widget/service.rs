@@ -107,13 +107,11 @@ fn signed_in(
 ) -> Result<&'static Institution, ApiError> {
     let institution = institutions::find(state.config.environment, institution_id)
         .ok_or_else(|| ApiError::not_found("institution", "institution_id", institution_id))?;
-    let now = state.clock.now();
-    state.guard.sign_in_allowed(session.bridge_token_id, now)?;
     let valid = institutions::credentials_valid(username, password);
-    state
+    if !state
         .guard
-        .sign_in_outcome(session.bridge_token_id, valid, now);
-    if !valid {
+        .sign_in(session.bridge_token_id, valid, state.clock.now())?
+    {
         return Err(ApiError::unprocessable(
             "credentials",
             "The username or password is incorrect.",
