@@ -1,5 +1,6 @@
 //! Customer rows. PII is sealed with the record id as associated data.
 
+use crate::storage::search;
 use crate::storage::sql::{Conn, Row};
 use straddle_types::customer::{CustomerListQuery, CustomerSortBy, CustomerStatus};
 use straddle_types::{SortOrder, Timestamp};
@@ -8,7 +9,7 @@ use uuid::Uuid;
 use super::{CustomerRecord, Details, Pii};
 use crate::error::ApiError;
 use crate::security::crypto::Sealer;
-use crate::storage::query::{enum_text, parse_enum, parse_time, parse_uuid, CountCache, Filter};
+use crate::storage::query::{enum_text, parse_enum, parse_time, parse_uuid, Filter, Page};
 
 const COLUMNS: &str = "customer_id, account_id, name, email, phone, customer_type, status, external_id, details, sealed_pii, review, pending_status, version, created_at, updated_at";
 
@@ -118,8 +119,7 @@ pub async fn list(
     query: &CustomerListQuery,
     statuses: &[CustomerStatus],
     types: &[straddle_types::customer::CustomerType],
-    counts: &CountCache,
-    page: (u32, u32),
+    page: Page<'_>,
 ) -> Result<(Vec<CustomerRecord>, u64), ApiError> {
     let mut filter = Filter::new("account_id", account_id.to_string());
     if let Some(from) = query.created_from {
@@ -138,7 +138,7 @@ pub async fn list(
         filter.contains(&["name"], name);
     }
     if let Some(text) = &query.search_text {
-        filter.contains(&["name", "email", "phone", "external_id"], text);
+        filter.search(conn, &search::CUSTOMERS, text);
     }
     filter.any_of("status", statuses.iter().map(enum_text));
     filter.any_of("customer_type", types.iter().map(enum_text));
@@ -151,9 +151,7 @@ pub async fn list(
         SortOrder::Desc => "DESC",
     };
     let order = format!("{sort_column} {direction}, customer_id {direction}");
-    let (rows, total) = filter
-        .page(conn, counts, "customer", COLUMNS, &order, page)
-        .await?;
+    let (rows, total) = filter.page(conn, "customer", COLUMNS, &order, page).await?;
     let records = rows
         .iter()
         .map(|row| from_row(row, sealer))

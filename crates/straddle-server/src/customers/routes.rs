@@ -133,8 +133,7 @@ async fn list(
         &query,
         &statuses,
         &types,
-        state.db.counts(),
-        paging.page(),
+        paging.page(state.db.counts()),
     )
     .await?;
     let sort_by = crate::storage::query::enum_text(&query.sort_by.unwrap_or_default());

@@ -3,6 +3,7 @@
 use serde::de::DeserializeOwned;
 
 use crate::error::{item, ApiError};
+use crate::storage::query::{CountCache, Page};
 
 /// Largest page any list endpoint returns.
 pub const MAX_PAGE_SIZE: u32 = 1000;
@@ -43,9 +44,13 @@ impl Paging {
         Ok(Paging { number, size })
     }
 
-    /// (number, size).
-    pub fn page(&self) -> (u32, u32) {
-        (self.number, self.size)
+    /// The requested page, counted with `counts`.
+    pub fn page<'a>(&self, counts: &'a CountCache) -> Page<'a> {
+        Page {
+            number: self.number,
+            size: self.size,
+            counts,
+        }
     }
 
     /// Pages needed for `total` items.

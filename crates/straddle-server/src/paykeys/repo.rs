@@ -1,6 +1,7 @@
 //! Paykey rows. Token, account number, provider token and owner names are
 //! sealed with the record id as associated data.
 
+use crate::storage::search;
 use crate::storage::sql::{Conn, Row};
 use straddle_types::paykey::{PaykeyListQuery, PaykeySortBy, PaykeySource, PaykeyStatus};
 use straddle_types::{SortOrder, Timestamp};
@@ -9,7 +10,7 @@ use uuid::Uuid;
 use super::{label, PaykeyDetails, PaykeyRecord, PaykeySecret};
 use crate::error::ApiError;
 use crate::security::crypto::Sealer;
-use crate::storage::query::{enum_text, parse_enum, parse_time, parse_uuid, CountCache, Filter};
+use crate::storage::query::{enum_text, parse_enum, parse_time, parse_uuid, Filter, Page};
 
 const COLUMNS: &str = "paykey_id, account_id, customer_id, source, status, institution_name, label, routing_number, account_type, external_id, unblock_eligible, details, sealed, version, created_at, updated_at";
 
@@ -147,8 +148,7 @@ pub async fn list(
     query: &PaykeyListQuery,
     statuses: &[PaykeyStatus],
     sources: &[PaykeySource],
-    counts: &CountCache,
-    page: (u32, u32),
+    page: Page<'_>,
 ) -> Result<(Vec<PaykeyRecord>, u64), ApiError> {
     let mut filter = Filter::new("account_id", account_id.to_string());
     if let Some(customer_id) = query.customer_id {
@@ -161,10 +161,7 @@ pub async fn list(
         filter.compare("created_at", "<=", to.to_canonical());
     }
     if let Some(text) = &query.search_text {
-        filter.contains(
-            &["label", "institution_name", "external_id", "routing_number"],
-            text,
-        );
+        filter.search(conn, &search::PAYKEYS, text);
     }
     filter.any_of("status", statuses.iter().map(enum_text));
     filter.any_of("source", sources.iter().map(enum_text));
@@ -185,9 +182,7 @@ pub async fn list(
             format!("created_at {direction}, paykey_id {direction}")
         }
     };
-    let (rows, total) = filter
-        .page(conn, counts, "paykey", COLUMNS, &order, page)
-        .await?;
+    let (rows, total) = filter.page(conn, "paykey", COLUMNS, &order, page).await?;
     let records = rows
         .iter()
         .map(|row| from_row(row, sealer))

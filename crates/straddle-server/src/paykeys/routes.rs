@@ -53,8 +53,7 @@ async fn list(
         &query,
         &statuses,
         &sources,
-        state.db.counts(),
-        paging.page(),
+        paging.page(state.db.counts()),
     )
     .await?;
     let sort_by = crate::storage::query::enum_text(&query.sort_by.unwrap_or_default());

@@ -23,6 +23,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::error::ApiError;
 use crate::storage::query::CountCache;
+use crate::storage::search;
 pub use crate::storage::sql::{Conn, WriteFn};
 
 /// How the server connects: pool size, timeouts, and the name its
@@ -217,6 +218,10 @@ impl Db {
             Backend::Postgres => None,
         };
         sqlx::migrate!("./migrations").run(&pool).await?;
+        match backend {
+            Backend::Sqlite => search::ensure_sqlite(&pool).await?,
+            Backend::Postgres => search::ensure_postgres(&pool).await?,
+        }
         let alive = Arc::new(());
         let writer = match backend {
             Backend::Sqlite => {

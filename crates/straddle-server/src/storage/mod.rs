@@ -3,4 +3,5 @@
 
 pub mod db;
 pub mod query;
+pub mod search;
 pub mod sql;

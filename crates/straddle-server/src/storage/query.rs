@@ -5,6 +5,7 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+use crate::storage::search::{like_pattern, Searchable};
 use crate::storage::sql::{Arg, Conn, Row};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -73,12 +74,7 @@ impl Filter {
 
     /// Case-insensitive substring match on any of `columns`.
     pub fn contains(&mut self, columns: &[&str], text: &str) {
-        let escaped = text
-            .to_lowercase()
-            .replace('\\', "\\\\")
-            .replace('%', "\\%")
-            .replace('_', "\\_");
-        let p = self.placeholder(format!("%{escaped}%"));
+        let p = self.placeholder(like_pattern(text));
         let any = columns
             .iter()
             .map(|c| format!("LOWER(COALESCE({c}, '')) LIKE {p} ESCAPE '\\'"))
@@ -102,21 +98,33 @@ impl Filter {
             .push(format!("{column} = {}", i64::from(value)));
     }
 
+    /// `search_text`: `text` in any of the searchable columns, through the
+    /// backend's trigram index where it can answer.
+    pub fn search(&mut self, conn: &Conn<'_>, searchable: &Searchable, text: &str) {
+        let (condition, value) = searchable.condition(conn, text, self.binds.len() + 1);
+        self.binds.push(value);
+        self.conditions.push(condition);
+    }
+
     /// A raw condition without parameters.
     pub fn raw(&mut self, condition: &str) {
         self.conditions.push(condition.to_string());
     }
 
-    /// Runs the count and the page query; `page` is (number from 1, size).
+    /// Runs the count and the page query.
     pub async fn page(
         self,
         conn: &mut Conn<'_>,
-        counts: &CountCache,
         table: &str,
         columns: &str,
         order: &str,
-        (number, size): (u32, u32),
+        page: Page<'_>,
     ) -> Result<(Vec<Row>, u64), ApiError> {
+        let Page {
+            number,
+            size,
+            counts,
+        } = page;
         let predicate = self.conditions.join(" AND ");
         let args = || self.binds.iter().map(Arg::from).collect::<Vec<_>>();
         let bounded_sql = format!(
@@ -142,6 +150,15 @@ impl Filter {
         );
         Ok((conn.fetch_all(&page_sql, args()).await?, total))
     }
+}
+
+/// One page of a list: its number (from 1), its size, and where large
+/// totals are remembered.
+#[derive(Clone, Copy, Debug)]
+pub struct Page<'a> {
+    pub number: u32,
+    pub size: u32,
+    pub counts: &'a CountCache,
 }
 
 /// Lists with at most this many matches are always counted exactly.

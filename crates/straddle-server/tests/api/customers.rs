@@ -321,6 +321,71 @@ async fn lists_filter_sort_and_page() {
     app.stop().await;
 }
 
+/// `search_text` finds a substring of any one field, whatever its case,
+/// takes `%`, `_` and quotes literally, and follows updates and deletions
+/// (the index is kept in the same transaction as the row).
+#[tokio::test]
+async fn search_text_finds_substrings_of_one_field() {
+    let app = spawn_app().await;
+    let mut ids = std::collections::HashMap::new();
+    for (name, email, external_id) in [
+        ("Leslie Knope", "leslie@pawnee.com", "ext_50%\"q"),
+        ("Ann Perkins", "ann@eagleton.com", "ext-ann"),
+        ("Émile Zoë", "emile@pawnee.com", "ext-emile"),
+    ] {
+        let mut body = customer_body(name, email);
+        body["external_id"] = json!(external_id);
+        let created = app.create_customer(&body).await;
+        ids.insert(name, created["id"].as_str().unwrap().to_string());
+    }
+    let search = |text: &str| {
+        let path = format!(
+            "/v1/customers?sort_by=name&sort_order=asc&search_text={}",
+            text.replace('%', "%25").replace('"', "%22")
+        );
+        let app = &app;
+        async move {
+            let reply = app.get(&path).await;
+            assert_eq!(reply.status, 200, "{}", reply.body);
+            reply
+                .data()
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|c| c["name"].as_str().unwrap().to_string())
+                .collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(search("KNOPE").await, ["Leslie Knope"]);
+    assert_eq!(search("eagleton").await, ["Ann Perkins"]);
+    assert_eq!(search("ÉMILE").await, ["Émile Zoë"]);
+    assert_eq!(
+        search("zo").await,
+        ["Émile Zoë"],
+        "terms shorter than a trigram"
+    );
+    assert_eq!(search("50%").await, ["Leslie Knope"]);
+    assert_eq!(search("xt_").await, ["Leslie Knope"], "_ is no wildcard");
+    assert_eq!(search("%\"q").await, ["Leslie Knope"]);
+    assert!(search("kinsann").await.is_empty(), "no match across fields");
+    assert_eq!(search("pawnee").await, ["Leslie Knope", "Émile Zoë"]);
+
+    let ann = format!("/v1/customers/{}", ids["Ann Perkins"]);
+    let update = json!({"name": "Ann Meagle", "email": "ann@eagleton.com", "phone": "+13175550100", "device": {"ip_address": "198.51.100.2"}, "status": "inactive"});
+    let updated = app.send(Method::PUT, &ann, Some(&update), &[]).await;
+    assert_eq!(updated.status, 200, "{}", updated.body);
+    assert!(search("perkins").await.is_empty());
+    assert_eq!(search("meagle").await, ["Ann Meagle"]);
+
+    let leslie = format!("/v1/customers/{}", ids["Leslie Knope"]);
+    assert_eq!(
+        app.send(Method::DELETE, &leslie, None, &[]).await.status,
+        200
+    );
+    assert!(search("knope").await.is_empty());
+    app.stop().await;
+}
+
 fn urlencode(text: &str) -> String {
     text.replace('+', "%2B").replace(':', "%3A")
 }
