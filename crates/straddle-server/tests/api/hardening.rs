@@ -258,16 +258,22 @@ async fn search_folds_the_case_of_non_ascii_letters_on_both_backends() {
         .await;
     app.create_customer(&customer_body("Ørjan Ås", "orjan@example.com"))
         .await;
-    for (query, expected) in [
-        ("Émile", "Émile Zoë"),
-        ("émile", "Émile Zoë"),
-        ("ÉMILE ZOË", "Émile Zoë"),
-        ("øRJAN", "Ørjan Ås"),
+    // Long terms go through each backend's trigram index, short ones and
+    // `name` through lower(): both fold non-ASCII letters.
+    for (parameter, query, expected) in [
+        ("search_text", "Émile", "Émile Zoë"),
+        ("search_text", "émile", "Émile Zoë"),
+        ("search_text", "ÉMILE ZOË", "Émile Zoë"),
+        ("search_text", "øRJAN", "Ørjan Ås"),
+        ("search_text", "éM", "Émile Zoë"),
+        ("search_text", "ås", "Ørjan Ås"),
+        ("name", "ÉMI", "Émile Zoë"),
+        ("name", "øR", "Ørjan Ås"),
     ] {
         let reply = app
             .http
             .get(format!("{}/v1/customers", app.base_url))
-            .query(&[("search_text", query)])
+            .query(&[(parameter, query)])
             .bearer_auth(&app.api_key)
             .send()
             .await
@@ -280,7 +286,7 @@ async fn search_folds_the_case_of_non_ascii_letters_on_both_backends() {
             .iter()
             .filter_map(|c| c["name"].as_str())
             .collect();
-        assert_eq!(names, [expected], "{query}");
+        assert_eq!(names, [expected], "{parameter}={query}");
     }
     app.stop().await;
 }
