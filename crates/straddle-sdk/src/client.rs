@@ -17,6 +17,9 @@ pub const BASE_URL_ENV: &str = "STRADDLE_BASE_URL";
 
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// Pooled connections are dropped before the server closes idle ones
+/// (after 10 s by default), so a request never races that close.
+const POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(5);
 const DEFAULT_MAX_RETRIES: u32 = 2;
 
 /// A Straddle environment and its published base URL.
@@ -151,6 +154,7 @@ impl ClientBuilder {
         let base_url = resolve_base_url(self.target)?;
         let http = reqwest::Client::builder()
             .connect_timeout(CONNECT_TIMEOUT)
+            .pool_idle_timeout(POOL_IDLE_TIMEOUT)
             .user_agent(concat!("straddle-sdk-rust/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|err| {
