@@ -9,7 +9,7 @@ use crate::clock::Clock;
 use crate::config::Config;
 use crate::security::crypto::Sealer;
 use crate::security::keys::KeyVerifier;
-use crate::security::secrets::SigningKey;
+use crate::security::secrets::{Secrets, SigningKey};
 use crate::storage::db::Db;
 use crate::write::pipeline::Pipeline;
 
@@ -32,4 +32,6 @@ pub struct AppState {
     pub providers: Arc<Providers>,
     /// HS256 key of bridge tokens (distinct from the API-key key).
     pub bridge_key: Arc<SigningKey>,
+    /// The resolved secrets (readiness compares them with the database's).
+    pub secrets: Arc<Secrets>,
 }

@@ -3,4 +3,5 @@
 
 pub mod crypto;
 pub mod keys;
+pub mod rate_limit;
 pub mod secrets;
