@@ -8,6 +8,7 @@ mod customers;
 mod helpers;
 mod idempotency;
 mod instances;
+mod operations;
 mod outages;
 mod paykeys;
 mod sdk;
