@@ -135,13 +135,15 @@ impl Metrics {
 }
 
 /// Middleware: counts every request by route template (never the raw
-/// path, whose ids would make unbounded label sets) and times it.
+/// path, whose ids would make unbounded label sets) and times it. Templates
+/// are written `/v1/customers/:id`, since some text-format parsers stop at
+/// a brace inside a label value.
 pub async fn track(request: Request, next: Next) -> Response {
     let method = request.method().as_str().to_string();
     let route = request
         .extensions()
         .get::<MatchedPath>()
-        .map(|p| p.as_str().to_string())
+        .map(|p| p.as_str().replace('{', ":").replace('}', ""))
         .unwrap_or_else(|| "unmatched".into());
     let started = Instant::now();
     let response = next.run(request).await;

@@ -804,7 +804,7 @@ async fn metrics_are_served_in_the_prometheus_text_format() {
             && s.labels.get("status") == Some("404")
             && s.labels
                 .get("route")
-                .is_some_and(|r| r.starts_with("/v1/customers/{"))));
+                .is_some_and(|r| r == "/v1/customers/:id")));
     node.stop().await;
     drop_database(&url).await;
 }
