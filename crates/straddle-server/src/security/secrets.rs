@@ -300,11 +300,24 @@ impl Secrets {
     /// The key bridge tokens are signed with: derived from the JWT key so
     /// that a bridge token can never pass as an API key or vice versa.
     pub fn bridge_key(&self) -> SigningKey {
-        let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(self.jwt_key_bytes())
-            .expect("HMAC takes any key length");
-        mac.update(b"straddle bridge token key v1");
-        SigningKey(mac.finalize().into_bytes().to_vec())
+        bridge_key_of(self.jwt_key_bytes())
     }
+
+    /// Bridge-token keys of the previous signing secrets still valid at `now`.
+    pub fn previous_bridge_keys(&self, now: DateTime<Utc>) -> Vec<SigningKey> {
+        self.previous_jwt_keys
+            .iter()
+            .filter(|p| p.until.is_none_or(|until| now < until))
+            .map(|p| bridge_key_of(p.key.expose_secret()))
+            .collect()
+    }
+}
+
+fn bridge_key_of(jwt_key: &[u8]) -> SigningKey {
+    let mut mac =
+        hmac::Hmac::<sha2::Sha256>::new_from_slice(jwt_key).expect("HMAC takes any key length");
+    mac.update(b"straddle bridge token key v1");
+    SigningKey(mac.finalize().into_bytes().to_vec())
 }
 
 /// A fresh pair of secrets, base64: (signing secret, data key).

@@ -402,6 +402,24 @@ async fn both_secrets_rotate_under_load_with_no_failed_read() {
     )
     .await
     .unwrap();
+    // A bridge token signed with the old secret still opens the widget on
+    // an instance whose current secret is the new one.
+    let (status, reply) = call(
+        &http,
+        &old_key,
+        reqwest::Method::POST,
+        format!("{}/v1/bridge/initialize", b.base_url),
+        Some(&serde_json::json!({"customer_id": customers[0]})),
+    )
+    .await;
+    assert_eq!(status, 200, "{reply}");
+    let bridge_token = reply["data"]["bridge_token"].as_str().unwrap().to_string();
+    let session = |base: &str| {
+        http.get(format!("{base}/widget/api/session"))
+            .bearer_auth(&bridge_token)
+            .send()
+    };
+    assert_eq!(session(&c.base_url).await.unwrap().status(), 200);
     let new_key = admin::create_key(&c.state.pipeline, &c.state.secrets, account)
         .await
         .unwrap()
@@ -474,6 +492,7 @@ async fn both_secrets_rotate_under_load_with_no_failed_read() {
     )
     .await;
     assert_eq!(status, 401, "the old secret's end has passed");
+    assert_eq!(session(&d.base_url).await.unwrap().status(), 401);
     // An instance still on the old secrets alone is refused now.
     let err = start(&url, &file, SecretEnv::default(), &clock, |_| {})
         .await
