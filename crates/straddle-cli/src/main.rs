@@ -544,6 +544,10 @@ async fn run_admin(command: AdminCommand) -> anyhow::Result<()> {
         AdminCommand::Secrets(SecretsCommand::Check { storage }) => {
             let db = Db::connect(&storage.database_url()).await?;
             let sources = SecretSources::new(storage.secrets_file());
+            if secrets::check::recorded(&db).await?.is_empty() {
+                println!("This database has no secrets recorded yet; the first `serve` or `admin` command records them.");
+                return Ok(());
+            }
             let secrets = sources.read(false)?;
             secrets::check::matches(&db, &secrets).await?;
             println!(
