@@ -160,6 +160,11 @@ impl Application {
             env: config.secret_env.clone(),
         };
         let secrets = Arc::new(sources.resolve(&db, clock.as_ref()).await?);
+        tracing::info!(
+            signing_secret = %secrets.jwt_origin,
+            data_key = %secrets.data_origin,
+            "secrets match the database's check values"
+        );
         let keys = Arc::new(KeyVerifier::new(
             &secrets,
             config.environment,

@@ -185,7 +185,15 @@ impl SecretSources {
         } else if self.file.exists() {
             Some(read_file(&self.file)?)
         } else if may_create {
-            Some(create_file(&self.file)?)
+            // Another process starting at the same moment may have made it.
+            match create_file(&self.file) {
+                Err(SecretsError::Io { source, .. })
+                    if source.kind() == std::io::ErrorKind::AlreadyExists =>
+                {
+                    Some(read_file(&self.file)?)
+                }
+                created => Some(created?),
+            }
         } else {
             let missing = if env_jwt.is_none() {
                 ENV_JWT_SECRET
@@ -590,18 +598,26 @@ fn decode_key(name: &str, value: &str) -> Result<SecretSlice<u8>, SecretsError> 
     Ok(bytes.into())
 }
 
-/// Writes a file only its owner can read (0600), creating parent folders.
+/// Writes a new file only its owner can read (0600), creating parent
+/// folders. It appears whole or not at all (written aside, then linked), so
+/// a process starting at the same moment never reads it half-written; an
+/// existing file is never replaced (`AlreadyExists`).
 fn write_private(path: &Path, contents: &[u8]) -> std::io::Result<()> {
     if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
         std::fs::create_dir_all(parent)?;
     }
+    let aside = path.with_extension(format!("tmp-{}", uuid::Uuid::new_v4().simple()));
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create_new(true);
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let mut file = options.open(path)?;
-    file.write_all(contents)?;
-    file.sync_all()
+    let written = options.open(&aside).and_then(|mut file| {
+        file.write_all(contents)?;
+        file.sync_all()
+    });
+    let linked = written.and_then(|()| std::fs::hard_link(&aside, path));
+    let _ = std::fs::remove_file(&aside);
+    linked
 }
 
 #[cfg(test)]
