@@ -827,3 +827,42 @@ async fn metrics_are_served_in_the_prometheus_text_format() {
     node.stop().await;
     drop_database(&url).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn instances_starting_at_once_on_a_new_database_agree_on_one_secrets_file() {
+    let (url, file) = fresh_database().await;
+    let clock = ManualClock::new();
+    // Each on a task of its own: SQLite's migration lock blocks a thread.
+    let starting: Vec<_> = (0..3)
+        .map(|_| {
+            let (url, file, clock) = (url.clone(), file.clone(), clock.clone());
+            tokio::spawn(async move {
+                start(&url, &file, SecretEnv::default(), &clock, |_| {})
+                    .await
+                    .expect("every instance starts")
+            })
+        })
+        .collect();
+    let mut nodes = Vec::new();
+    for node in starting {
+        nodes.push(node.await.unwrap());
+    }
+    let (_, key) = nodes[0].platform().await;
+    let http = reqwest::Client::new();
+    let id = create_customer(&http, &key, &nodes[1].base_url).await;
+    for node in &nodes {
+        let (status, body) = call(
+            &http,
+            &key,
+            reqwest::Method::GET,
+            format!("{}/v1/customers/{id}", node.base_url),
+            None,
+        )
+        .await;
+        assert_eq!(status, 200, "{body}");
+    }
+    for node in nodes {
+        node.stop().await;
+    }
+    drop_database(&url).await;
+}
