@@ -13,7 +13,7 @@ use straddle_server::admin;
 use straddle_server::config::{default_database_url, default_secrets_file, Config, Environment};
 use straddle_server::http::server::ConnectionLimits;
 use straddle_server::security::guard::GuardLimits;
-use straddle_server::security::secrets::Secrets;
+use straddle_server::security::secrets::{self as secrets, SecretSources, Secrets};
 use straddle_server::storage::db::{Db, DbOptions};
 use straddle_server::write::pipeline::Pipeline;
 use straddle_server::{telemetry, Application, SystemClock};
@@ -27,6 +27,20 @@ struct Cli {
     command: Command,
 }
 
+/// How every command finds its secrets (shown in `--help`).
+const SECRETS_HELP: &str = "\
+Secrets, in this order (serve and every admin command):
+  1. STRADDLE_JWT_SECRET and STRADDLE_DATA_KEY (base64 of 32 bytes; make them with
+     `straddle admin secrets generate`): used as given, replacing the file's values;
+     with both set no secrets file is read or written.
+  2. The secrets file (--secrets-file).
+  3. A new secrets file (mode 0600), only on the database's first start.
+The database records a check value of each secret at first start; a process whose
+secrets differ refuses to run and names the secret and where it was read from.
+Rotation: STRADDLE_PREVIOUS_DATA_KEYS=OLD[,OLDER] keeps older data keys for reading
+(then `straddle admin reencrypt`); STRADDLE_PREVIOUS_JWT_SECRETS=OLD@2027-01-01T00:00:00Z
+keeps API keys signed with the old secret valid until that time (no @: until revoked).";
+
 // Parsed once per process: boxing variants to even out their sizes buys nothing.
 #[allow(clippy::large_enum_variant)]
 #[derive(Subcommand)]
@@ -34,9 +48,10 @@ enum Command {
     /// Run the API server.
     ///
     /// Example: straddle serve --addr 127.0.0.1:8080
+    #[command(after_help = SECRETS_HELP)]
     Serve(ServeArgs),
     /// Manage accounts and API keys without starting the server.
-    #[command(subcommand)]
+    #[command(subcommand, after_help = SECRETS_HELP)]
     Admin(AdminCommand),
     #[command(flatten)]
     Api(api::ApiCommand),
@@ -65,10 +80,13 @@ impl Storage {
             .unwrap_or_else(|| default_secrets_file(&self.database_url()))
     }
 
-    /// The admin pipeline on the database, and the secrets.
+    /// The admin pipeline on the database, and the secrets (checked
+    /// against the database's; never created for a database that has some).
     async fn open(&self, environment: Environment) -> anyhow::Result<(Pipeline, Secrets)> {
-        let secrets = Secrets::load_or_create(&self.secrets_file())?;
         let db = Db::connect(&self.database_url()).await?;
+        let secrets = SecretSources::new(self.secrets_file())
+            .resolve(&db, &SystemClock)
+            .await?;
         Ok((admin::pipeline(db, &secrets, environment), secrets))
     }
 }
@@ -107,6 +125,9 @@ struct ServeArgs {
     /// application_name (default: straddle-<pid>-<random>).
     #[arg(long, env = "STRADDLE_INSTANCE_ID")]
     instance_id: Option<String>,
+    /// Serve Prometheus metrics at http://ADDR/metrics (off unless given).
+    #[arg(long, env = "STRADDLE_METRICS_ADDR")]
+    metrics_addr: Option<std::net::SocketAddr>,
 }
 
 /// Client connections and the paths open without an API key: how long a
@@ -257,6 +278,21 @@ enum AdminCommand {
     /// Manage API keys.
     #[command(subcommand)]
     Keys(KeysCommand),
+    /// Make, or compare with the database, the signing secret and data key.
+    #[command(subcommand)]
+    Secrets(SecretsCommand),
+    /// Rewrite stored ciphertexts with the current data key (after a rotation).
+    ///
+    /// Runs in batches, each update conditional on the ciphertext it replaces:
+    /// safe while servers run, and resumable (run it again after a stop).
+    /// Example: STRADDLE_DATA_KEY=NEW STRADDLE_PREVIOUS_DATA_KEYS=OLD straddle admin reencrypt
+    Reencrypt {
+        #[command(flatten)]
+        storage: Storage,
+        /// Rows per transaction.
+        #[arg(long, default_value_t = 500)]
+        batch: usize,
+    },
     /// Fill an account with synthetic customers and paykeys (benchmarks at scale).
     ///
     /// Example: straddle admin seed --account 0199… --customers 200000 --paykeys-per-customer 5
@@ -272,6 +308,26 @@ enum AdminCommand {
         /// Paykeys per customer.
         #[arg(long, default_value_t = 5)]
         paykeys_per_customer: u64,
+    },
+}
+
+#[derive(Subcommand)]
+enum SecretsCommand {
+    /// Print a fresh signing secret and data key as environment lines, or
+    /// write them to a new secrets file (mode 0600) with --file.
+    ///
+    /// Example: straddle admin secrets generate >> /etc/straddle/env
+    Generate {
+        /// Write a secrets file here instead (it must not exist).
+        #[arg(long)]
+        file: Option<PathBuf>,
+    },
+    /// Check that this process's secrets match the database's (exit 1 if not).
+    ///
+    /// Example: STRADDLE_JWT_SECRET=… STRADDLE_DATA_KEY=… straddle admin secrets check --database-url postgres://…
+    Check {
+        #[command(flatten)]
+        storage: Storage,
     },
 }
 
@@ -387,12 +443,12 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     if let Some(instance_id) = args.instance_id {
         config.instance_id = instance_id;
     }
+    config.metrics_addr = args.metrics_addr;
     let environment = config.environment;
     let app = Application::build(config, Arc::new(SystemClock)).await?;
-    let secrets = Secrets::load_or_create(&args.storage.secrets_file())?;
     let created = admin::bootstrap_if_empty(
         &app.state().pipeline,
-        &secrets,
+        &app.state().secrets,
         "Sandbox Platform",
         environment,
     )
@@ -408,6 +464,9 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         tracing::info!("the database is already set up; issue an API key with `straddle admin keys create --account ACCOUNT_ID`");
     }
     println!("listening on http://{}", app.local_addr()?);
+    if let Some(addr) = app.metrics_addr() {
+        println!("metrics on http://{addr}/metrics");
+    }
     app.run(shutdown_signal()).await?;
     tracing::info!("server stopped");
     Ok(())
@@ -512,6 +571,40 @@ async fn run_admin(command: AdminCommand) -> anyhow::Result<()> {
                 "Seeded {customers} customers and {written} paykeys in {:.1} s.",
                 started.elapsed().as_secs_f64()
             );
+        }
+        AdminCommand::Secrets(SecretsCommand::Generate { file: Some(file) }) => {
+            secrets::write_new_file(&file)?;
+            println!(
+                "Wrote new secrets to {} (mode 0600). Give every instance and admin command on one database this file, or the same STRADDLE_JWT_SECRET and STRADDLE_DATA_KEY.",
+                file.display()
+            );
+        }
+        AdminCommand::Secrets(SecretsCommand::Generate { file: None }) => {
+            let (jwt, data) = secrets::generate();
+            println!("STRADDLE_JWT_SECRET={jwt}\nSTRADDLE_DATA_KEY={data}");
+        }
+        AdminCommand::Secrets(SecretsCommand::Check { storage }) => {
+            let db = Db::connect(&storage.database_url()).await?;
+            let sources = SecretSources::new(storage.secrets_file());
+            if secrets::check::recorded(&db).await?.is_empty() {
+                println!("This database has no secrets recorded yet; the first `serve` or `admin` command records them.");
+                return Ok(());
+            }
+            let secrets = sources.read(false)?;
+            secrets::check::matches(&db, &secrets).await?;
+            println!(
+                "The secrets match this database (signing secret from {}, data key from {}).",
+                secrets.jwt_origin, secrets.data_origin
+            );
+        }
+        AdminCommand::Reencrypt { storage, batch } => {
+            let (pipeline, secrets) = storage.open(Environment::Sandbox).await?;
+            let sealer = Arc::new(straddle_server::security::crypto::Sealer::new(&secrets));
+            let rewritten = admin::reencrypt(pipeline.db(), &sealer, batch, |table, n| {
+                eprintln!("{table}: {n} ciphertexts rewritten so far");
+            })
+            .await?;
+            println!("Rewrote {rewritten} ciphertexts with the current data key.");
         }
         AdminCommand::Keys(KeysCommand::Revoke { storage, key_id }) => {
             let (pipeline, _) = storage.open(Environment::Sandbox).await?;

@@ -110,6 +110,74 @@ pub async fn revoke_key(pipeline: &Pipeline, key_id: Uuid) -> Result<(), ApiErro
     }
 }
 
+/// The sealed columns: table, key column, sealed column, context prefix
+/// (the associated data the repositories bind).
+const SEALED: [(&str, &str, &str, &str); 2] = [
+    ("customer", "customer_id", "sealed_pii", "customer"),
+    ("paykey", "paykey_id", "sealed", "paykey"),
+];
+
+/// Rewrites every stored ciphertext not made with the current data key,
+/// `batch` rows per transaction; returns how many were rewritten. Each
+/// update is conditional on the ciphertext it replaces, so a concurrent
+/// write wins and nothing is lost; running it again resumes where it
+/// stopped (rows already on the current key are skipped).
+pub async fn reencrypt(
+    db: &Db,
+    sealer: &Arc<Sealer>,
+    batch: usize,
+    mut progress: impl FnMut(&str, u64),
+) -> Result<u64, ApiError> {
+    let mut total = 0;
+    for (table, id_column, column, context) in SEALED {
+        let mut after = String::new();
+        loop {
+            let rows = db
+                .reader()
+                .await?
+                .conn()
+                .fetch_all(
+                    &format!(
+                        "SELECT {id_column} AS id, {column} AS sealed FROM {table} \
+                         WHERE {id_column} > $1 AND {column} NOT LIKE $2 ORDER BY {id_column} LIMIT $3"
+                    ),
+                    crate::args![
+                        after.clone(),
+                        format!("{}%", sealer.current_prefix()),
+                        batch.max(1) as i64
+                    ],
+                )
+                .await?;
+            let Some(last) = rows.last() else { break };
+            after = last.text("id")?;
+            let mut updates = Vec::with_capacity(rows.len());
+            for row in &rows {
+                let (id, old) = (row.text("id")?, row.text("sealed")?);
+                let aad = format!("{context}:{id}");
+                let new = sealer.seal(&sealer.open(&old, &aad)?, &aad)?;
+                updates.push((id, old, new));
+            }
+            let sql = format!(
+                "UPDATE {table} SET {column} = $1 WHERE {id_column} = $2 AND {column} = $3"
+            );
+            let rewritten = db
+                .write(Box::new(move |tx| {
+                    Box::pin(async move {
+                        let mut n = 0;
+                        for (id, old, new) in updates {
+                            n += tx.execute(&sql, crate::args![new, id, old]).await?;
+                        }
+                        Ok(n)
+                    })
+                }))
+                .await?;
+            total += rewritten;
+            progress(table, total);
+        }
+    }
+    Ok(total)
+}
+
 /// Customers per seeding transaction.
 const SEED_BATCH: u64 = 500;
 

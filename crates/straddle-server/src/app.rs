@@ -24,11 +24,12 @@ use crate::http::server;
 use crate::security::crypto::Sealer;
 use crate::security::guard::Guard;
 use crate::security::keys::KeyVerifier;
-use crate::security::secrets::Secrets;
+use crate::security::rate_limit::RateLimiter;
+use crate::security::secrets::{check, SecretSources};
 use crate::state::AppState;
 use crate::storage::db::Db;
 use crate::write::pipeline::Pipeline;
-use crate::{bridge, customers, jobs, paykeys, widget};
+use crate::{bridge, customers, jobs, metrics, paykeys, widget};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -78,6 +79,7 @@ pub fn router(state: AppState) -> Router {
         .merge(api)
         .merge(widget::router())
         .route("/health", get(health))
+        .route("/ready", get(ready))
         .route(
             "/openapi.json",
             get(move || async move { Json(openapi.as_ref().clone()) }),
@@ -91,7 +93,44 @@ pub fn router(state: AppState) -> Router {
             state.clone(),
             request_context,
         ))
+        .layer(middleware::from_fn(metrics::track))
         .with_state(state)
+}
+
+/// The metrics listener's router: `GET /metrics` only.
+fn metrics_router(state: AppState) -> Router {
+    Router::new()
+        .route("/metrics", get(metrics::serve))
+        .with_state(state)
+}
+
+/// Why this instance should not get traffic, if it should not: the
+/// database does not answer, lacks a migration, or holds secrets other than
+/// this instance's.
+pub async fn readiness(state: &AppState) -> Result<(), String> {
+    let db = &state.db;
+    match db.migrations_applied().await {
+        Ok(true) => {}
+        Ok(false) => return Err("database migrations are not all applied".into()),
+        Err(err) => return Err(format!("database: {err}")),
+    }
+    check::matches(db, &state.secrets)
+        .await
+        .map_err(|err| err.to_string())
+}
+
+async fn ready(State(state): State<AppState>) -> Response {
+    match readiness(&state).await {
+        Ok(()) => Json(serde_json::json!({"status": "ready"})).into_response(),
+        Err(reason) => {
+            tracing::warn!(%reason, "not ready");
+            (
+                axum::http::StatusCode::SERVICE_UNAVAILABLE,
+                Json(serde_json::json!({"status": "unavailable", "reason": reason})),
+            )
+                .into_response()
+        }
+    }
 }
 
 async fn health(State(state): State<AppState>) -> Result<Response, ApiError> {
@@ -108,20 +147,31 @@ async fn health(State(state): State<AppState>) -> Result<Response, ApiError> {
 /// A server bound to its address, ready to run.
 pub struct Application {
     listener: TcpListener,
+    metrics_listener: Option<TcpListener>,
     state: AppState,
 }
 
 impl Application {
-    /// Connects storage, loads secrets, binds the listener.
+    /// Connects storage, resolves and checks secrets, binds the listeners.
     pub async fn build(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<Application> {
-        let secrets = Secrets::load_or_create(&config.secrets_file)?;
         let mut db_options = config.db.clone();
         db_options.application_name = config.instance_id.clone();
         let db = Db::connect_with(&config.database_url, &db_options).await?;
+        let sources = SecretSources {
+            file: config.secrets_file.clone(),
+            env: config.secret_env.clone(),
+        };
+        let secrets = Arc::new(sources.resolve(&db, clock.as_ref()).await?);
+        tracing::info!(
+            signing_secret = %secrets.jwt_origin,
+            data_key = %secrets.data_origin,
+            "secrets match the database's check values"
+        );
         let keys = Arc::new(KeyVerifier::new(
-            secrets.jwt_key_bytes(),
+            &secrets,
             config.environment,
-            config.rate_limit_per_second,
+            RateLimiter::new(config.rate_limit_per_second, db.is_shared()),
+            clock.clone(),
         ));
         keys.refresh_revocations(&db).await?;
         keys.clone()
@@ -131,6 +181,10 @@ impl Application {
             Err(err) => tracing::warn!(error = %err, "could not raise the open-file limit"),
         }
         let listener = TcpListener::bind(config.addr).await?;
+        let metrics_listener = match config.metrics_addr {
+            Some(addr) => Some(TcpListener::bind(addr).await?),
+            None => None,
+        };
         let providers = Arc::new(config.providers()?);
         let sealer = Arc::new(Sealer::new(&secrets));
         let pipeline = Pipeline::new(
@@ -150,10 +204,22 @@ impl Application {
             sealer,
             bridge_key: Arc::new(secrets.bridge_key()),
             guard,
+            secrets,
             config: Arc::new(config),
             providers,
         };
-        Ok(Application { listener, state })
+        Ok(Application {
+            listener,
+            metrics_listener,
+            state,
+        })
+    }
+
+    /// The address `/metrics` is served on, if any.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics_listener
+            .as_ref()
+            .and_then(|l| l.local_addr().ok())
     }
 
     /// The bound address (useful with port 0).
@@ -176,9 +242,16 @@ impl Application {
             .map_err(|err| std::io::Error::other(err.to_string()))?;
         let worker = tokio::spawn(jobs::run(self.state.clone()));
         let limits = self.state.config.connections;
+        let metrics = self.metrics_listener.map(|listener| {
+            let app = metrics_router(self.state.clone());
+            tokio::spawn(async move { axum::serve(listener, app).await })
+        });
         let app = router(self.state);
         let result = server::serve(self.listener, app, limits, shutdown).await;
         worker.abort();
+        if let Some(metrics) = metrics {
+            metrics.abort();
+        }
         result
     }
 }

@@ -8,6 +8,7 @@ use straddle_providers::{LiveConfig, LiveProvider, Providers, SandboxProvider};
 
 use crate::http::server::ConnectionLimits;
 use crate::security::guard::GuardLimits;
+use crate::security::secrets::SecretEnv;
 use crate::storage::db::{sqlite_path, DbOptions};
 
 /// Sandbox or production semantics.
@@ -49,6 +50,10 @@ pub struct Config {
     pub environment: Environment,
     /// Where the JWT signing key and data keys live.
     pub secrets_file: PathBuf,
+    /// Secrets given through the environment (they replace the file's).
+    pub secret_env: SecretEnv,
+    /// Where `/metrics` is served; `None` serves no metrics.
+    pub metrics_addr: Option<SocketAddr>,
     /// Delay of `processing_method: background` transitions.
     pub background_delay: Duration,
     /// Requests per second allowed per platform (embedded accounts included); 0 disables.
@@ -76,6 +81,8 @@ impl Config {
             database_url,
             environment: Environment::Sandbox,
             secrets_file,
+            secret_env: SecretEnv::from_process(),
+            metrics_addr: None,
             background_delay: Duration::from_secs(3),
             rate_limit_per_second: 1000,
             key_cache_refresh: Duration::from_secs(2),

@@ -10,7 +10,7 @@ use crate::config::Config;
 use crate::security::crypto::Sealer;
 use crate::security::guard::Guard;
 use crate::security::keys::KeyVerifier;
-use crate::security::secrets::SigningKey;
+use crate::security::secrets::{Secrets, SigningKey};
 use crate::storage::db::Db;
 use crate::write::pipeline::Pipeline;
 
@@ -35,4 +35,6 @@ pub struct AppState {
     pub bridge_key: Arc<SigningKey>,
     /// Limits of the unauthenticated paths and the refused-request tallies.
     pub guard: Arc<Guard>,
+    /// The resolved secrets (readiness compares them with the database's).
+    pub secrets: Arc<Secrets>,
 }

@@ -45,7 +45,9 @@ async fn principal_for(state: &AppState, headers: &HeaderMap) -> Result<Principa
         .ok_or(ApiError::Unauthorized)?;
     let verifier = &state.keys;
     let (key_id, authenticated) = verifier.verify(&state.db, token).await?;
-    verifier.check_rate(authenticated.platform_id())?;
+    verifier
+        .check_rate(&state.db, authenticated.platform_id())
+        .await?;
     let acting = match headers.get("straddle-account-id") {
         None => authenticated.clone(),
         Some(value) => {

@@ -113,6 +113,40 @@ pub async fn any_due(conn: &mut Conn<'_>, now: Timestamp) -> Result<bool, ApiErr
         .is_some())
 }
 
+/// How many jobs are due, claimed and late, for the metrics.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Depth {
+    /// Due and not under a live lease.
+    pub due: i64,
+    /// Under a live lease.
+    pub claimed: i64,
+    /// Due for over a minute and still not under a live lease.
+    pub late: i64,
+}
+
+/// Counts jobs by state at `now`.
+pub async fn depth(db: &crate::storage::db::Db, now: &Timestamp) -> Result<Depth, ApiError> {
+    let late_before = Timestamp(now.0 - chrono::Duration::seconds(60)).to_canonical();
+    let row = db
+        .reader()
+        .await?
+        .conn()
+        .fetch_one(
+            "SELECT \
+               CAST(COALESCE(SUM(CASE WHEN due_at <= $1 AND (lease_expires_at IS NULL OR lease_expires_at <= $1) THEN 1 ELSE 0 END), 0) AS BIGINT) AS due, \
+               CAST(COALESCE(SUM(CASE WHEN lease_expires_at > $1 THEN 1 ELSE 0 END), 0) AS BIGINT) AS claimed, \
+               CAST(COALESCE(SUM(CASE WHEN due_at <= $2 AND (lease_expires_at IS NULL OR lease_expires_at <= $1) THEN 1 ELSE 0 END), 0) AS BIGINT) AS late \
+             FROM job",
+            crate::args![now.to_canonical(), late_before],
+        )
+        .await?;
+    Ok(Depth {
+        due: row.int("due")?,
+        claimed: row.int("claimed")?,
+        late: row.int("late")?,
+    })
+}
+
 /// Finishes a claimed job in the transaction that applies its work:
 /// `false` when this instance no longer holds it (its lease ran out and
 /// another instance took it, or a new schedule superseded it), and then the

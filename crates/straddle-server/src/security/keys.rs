@@ -5,18 +5,20 @@
 //! rate limit.
 
 use std::collections::{HashMap, HashSet};
-use std::num::NonZeroU32;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
-use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+use chrono::{DateTime, Utc};
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use subtle::ConstantTimeEq;
 use uuid::Uuid;
 
 use crate::accounts::{find_account, key_hash, Account, ApiKeyClaims};
+use crate::clock::Clock;
 use crate::config::Environment;
 use crate::error::ApiError;
+use crate::security::rate_limit::RateLimiter;
+use crate::security::secrets::Secrets;
 use crate::storage::db::Db;
 use crate::storage::query::parse_uuid;
 
@@ -46,12 +48,15 @@ struct KeyEntry {
 /// Verifies API keys against cached key and account records.
 pub struct KeyVerifier {
     decoding_key: DecodingKey,
+    /// Older signing secrets, accepted until their end (if any).
+    previous: Vec<(DecodingKey, Option<DateTime<Utc>>)>,
+    clock: Arc<dyn Clock>,
     validation: Validation,
     environment: Environment,
     keys: RwLock<HashMap<Uuid, Arc<KeyEntry>>>,
     revoked: RwLock<HashSet<Uuid>>,
     accounts: RwLock<HashMap<Uuid, Arc<Account>>>,
-    limiter: Option<DefaultKeyedRateLimiter<Uuid>>,
+    limiter: RateLimiter,
 }
 
 impl std::fmt::Debug for KeyVerifier {
@@ -61,16 +66,27 @@ impl std::fmt::Debug for KeyVerifier {
 }
 
 impl KeyVerifier {
-    /// A verifier for keys signed with `signing_key`, valid in `environment`.
-    pub fn new(signing_key: &[u8], environment: Environment, rate_limit_per_second: u32) -> Self {
+    /// A verifier for keys signed with the current signing secret (or a
+    /// previous one, until its end), valid in `environment`.
+    pub fn new(
+        secrets: &Secrets,
+        environment: Environment,
+        limiter: RateLimiter,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
+        use secrecy::ExposeSecret;
         let mut validation = Validation::new(Algorithm::HS256);
         validation.required_spec_claims.clear();
         validation.validate_exp = false;
         validation.set_issuer(&["straddle"]);
-        let limiter = NonZeroU32::new(rate_limit_per_second)
-            .map(|rate| RateLimiter::keyed(Quota::per_second(rate)));
         KeyVerifier {
-            decoding_key: DecodingKey::from_secret(signing_key),
+            decoding_key: DecodingKey::from_secret(secrets.jwt_key_bytes()),
+            previous: secrets
+                .previous_jwt_keys
+                .iter()
+                .map(|p| (DecodingKey::from_secret(p.key.expose_secret()), p.until))
+                .collect(),
+            clock,
             validation,
             environment,
             keys: RwLock::default(),
@@ -82,10 +98,7 @@ impl KeyVerifier {
 
     /// The key id and the account an API key authenticates, or 401.
     pub async fn verify(&self, db: &Db, api_key: &str) -> Result<(Uuid, Arc<Account>), ApiError> {
-        let claims =
-            jsonwebtoken::decode::<ApiKeyClaims>(api_key, &self.decoding_key, &self.validation)
-                .map_err(|_| ApiError::Unauthorized)?
-                .claims;
+        let claims = self.decode(api_key)?;
         if claims.env != self.environment.as_str() {
             return Err(ApiError::Unauthorized);
         }
@@ -111,6 +124,24 @@ impl KeyVerifier {
             .await?
             .ok_or(ApiError::Unauthorized)?;
         Ok((claims.kid, account))
+    }
+
+    /// The claims of a key signed with the current secret, or with a
+    /// previous one whose end has not passed.
+    fn decode(&self, api_key: &str) -> Result<ApiKeyClaims, ApiError> {
+        let decode = |key: &DecodingKey| {
+            jsonwebtoken::decode::<ApiKeyClaims>(api_key, key, &self.validation)
+                .map(|data| data.claims)
+        };
+        if let Ok(claims) = decode(&self.decoding_key) {
+            return Ok(claims);
+        }
+        let now = self.clock.now();
+        self.previous
+            .iter()
+            .filter(|(_, until)| until.is_none_or(|until| now < until))
+            .find_map(|(key, _)| decode(key).ok())
+            .ok_or(ApiError::Unauthorized)
     }
 
     /// An account by id, cached.
@@ -184,18 +215,9 @@ impl KeyVerifier {
         });
     }
 
-    pub fn check_rate(&self, platform_id: Uuid) -> Result<(), ApiError> {
-        let Some(limiter) = &self.limiter else {
-            return Ok(());
-        };
-        limiter.check_key(&platform_id).map_err(|not_until| {
-            let wait = not_until.wait_time_from(governor::clock::Clock::now(
-                &governor::clock::DefaultClock::default(),
-            ));
-            ApiError::RateLimited {
-                retry_after_secs: wait.as_secs().max(1),
-            }
-        })
+    /// Admits one request of `platform_id` under the platform's rate limit.
+    pub async fn check_rate(&self, db: &Db, platform_id: Uuid) -> Result<(), ApiError> {
+        self.limiter.check(db, platform_id).await
     }
 }
 

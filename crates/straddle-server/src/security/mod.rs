@@ -4,4 +4,5 @@
 pub mod crypto;
 pub mod guard;
 pub mod keys;
+pub mod rate_limit;
 pub mod secrets;

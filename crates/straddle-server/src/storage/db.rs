@@ -22,6 +22,7 @@ use sqlx::{Any, AnyPool, ConnectOptions, Executor};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::error::ApiError;
+use crate::metrics::METRICS;
 use crate::storage::query::CountCache;
 use crate::storage::search;
 pub use crate::storage::sql::{Conn, WriteFn};
@@ -259,6 +260,30 @@ impl Db {
         })
     }
 
+    /// Whether several instances may share this database (PostgreSQL).
+    pub fn is_shared(&self) -> bool {
+        self.writer.is_none()
+    }
+
+    /// Whether every migration this build knows has been applied.
+    pub async fn migrations_applied(&self) -> Result<bool, ApiError> {
+        let latest = sqlx::migrate!("./migrations")
+            .iter()
+            .map(|m| m.version)
+            .max()
+            .unwrap_or_default();
+        let row = self
+            .reader()
+            .await?
+            .conn()
+            .fetch_optional(
+                "SELECT version FROM _sqlx_migrations WHERE version = $1 AND success",
+                crate::args![latest],
+            )
+            .await?;
+        Ok(row.is_some())
+    }
+
     /// Recent totals of large lists (see [`CountCache`]).
     pub fn counts(&self) -> &CountCache {
         &self.counts
@@ -279,10 +304,12 @@ impl Db {
     /// committed. An `Err` from `work` rolls back only that work.
     pub async fn write<T: Send + 'static>(&self, work: WriteFn<T>) -> Result<T, ApiError> {
         let Some(writer) = &self.writer else {
+            let started = std::time::Instant::now();
             let mut tx = self.pool.begin().await?;
             let result = work(&mut Conn::Sqlx(&mut tx)).await;
             if result.is_ok() {
                 tx.commit().await?;
+                METRICS.committed(1, started.elapsed());
             }
             return result;
         };
@@ -456,8 +483,12 @@ fn run_writer(mut conn: rusqlite::Connection, mut jobs: mpsc::Receiver<Job>, max
             }
         }
         let mut reports = Vec::with_capacity(batch.len());
+        let (size, started) = (batch.len(), std::time::Instant::now());
         let committed = match run_batch(&mut conn, batch, &mut reports) {
-            Ok(()) => true,
+            Ok(()) => {
+                METRICS.committed(size, started.elapsed());
+                true
+            }
             Err(err) => {
                 tracing::error!(%err, "group commit failed; the batch is rolled back");
                 let _ = conn.execute_batch("ROLLBACK");

@@ -84,6 +84,10 @@ fn bearer(headers: &HeaderMap) -> Option<&str> {
 /// The claims of a genuine, unexpired bridge token of this environment.
 fn live_claims(state: &AppState, token: &str) -> Result<BridgeClaims, ApiError> {
     let claims = session::decode(&state.bridge_key, token)
+        .or_else(|| {
+            let previous = state.secrets.previous_bridge_keys(state.clock.now());
+            previous.iter().find_map(|key| session::decode(key, token))
+        })
         .filter(|claims| claims.environment == state.config.environment.as_str())
         .ok_or(ApiError::BridgeToken(TokenProblem::Invalid))?;
     if claims.exp <= state.clock.now().timestamp() {

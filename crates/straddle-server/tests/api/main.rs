@@ -10,6 +10,7 @@ mod hardening;
 mod helpers;
 mod idempotency;
 mod instances;
+mod operations;
 mod outages;
 mod paykeys;
 mod sdk;
