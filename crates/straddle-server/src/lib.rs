@@ -17,6 +17,7 @@ pub mod customers;
 pub mod error;
 pub mod http;
 pub mod jobs;
+pub mod openapi;
 pub mod paykeys;
 pub mod security;
 pub mod seed;

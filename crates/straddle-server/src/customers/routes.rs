@@ -31,7 +31,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 }
 
 /// Create a customer.
-#[utoipa::path(post, path = "/v1/customers", tag = "customers", request_body = CustomerCreateRequest,
+#[utoipa::path(post, path = "/v1/customers", operation_id = "customers.create", tag = "customers", request_body = CustomerCreateRequest,
     responses((status = 201, body = ObjectResponse<Customer>), (status = 400, body = ErrorResponse)))]
 async fn create(
     State(state): State<AppState>,
@@ -50,7 +50,7 @@ async fn create(
 }
 
 /// Replace a customer's details.
-#[utoipa::path(put, path = "/v1/customers/{id}", tag = "customers", request_body = CustomerUpdateRequest,
+#[utoipa::path(put, path = "/v1/customers/{id}", operation_id = "customers.update", tag = "customers", request_body = CustomerUpdateRequest,
     params(("id" = uuid::Uuid, Path)),
     responses((status = 200, body = ObjectResponse<Customer>), (status = 404, body = ErrorResponse)))]
 async fn update(
@@ -72,7 +72,7 @@ async fn update(
 }
 
 /// Delete a customer permanently.
-#[utoipa::path(delete, path = "/v1/customers/{id}", tag = "customers", params(("id" = uuid::Uuid, Path)),
+#[utoipa::path(delete, path = "/v1/customers/{id}", operation_id = "customers.delete", tag = "customers", params(("id" = uuid::Uuid, Path)),
     responses((status = 200, body = ObjectResponse<Customer>), (status = 404, body = ErrorResponse)))]
 async fn delete(
     State(state): State<AppState>,
@@ -88,7 +88,7 @@ async fn delete(
 }
 
 /// Get a customer (PII masked).
-#[utoipa::path(get, path = "/v1/customers/{id}", tag = "customers", params(("id" = uuid::Uuid, Path)),
+#[utoipa::path(get, path = "/v1/customers/{id}", operation_id = "customers.retrieve", tag = "customers", params(("id" = uuid::Uuid, Path)),
     responses((status = 200, body = ObjectResponse<Customer>), (status = 404, body = ErrorResponse)))]
 async fn get(
     State(state): State<AppState>,
@@ -101,7 +101,7 @@ async fn get(
 }
 
 /// Get a customer with PII in the clear (accounts allowed to unmask only).
-#[utoipa::path(get, path = "/v1/customers/{id}/unmasked", tag = "customers", params(("id" = uuid::Uuid, Path)),
+#[utoipa::path(get, path = "/v1/customers/{id}/unmasked", operation_id = "customers.list_unmasked", tag = "customers", params(("id" = uuid::Uuid, Path)),
     responses((status = 200, body = ObjectResponse<Customer>), (status = 403, body = ErrorResponse)))]
 async fn unmasked(
     State(state): State<AppState>,
@@ -115,7 +115,7 @@ async fn unmasked(
 }
 
 /// List customers.
-#[utoipa::path(get, path = "/v1/customers", tag = "customers", params(CustomerListQuery),
+#[utoipa::path(get, path = "/v1/customers", operation_id = "customers.list", tag = "customers", params(CustomerListQuery),
     responses((status = 200, body = ArrayResponse<CustomerSummary>), (status = 400, body = ErrorResponse)))]
 async fn list(
     State(state): State<AppState>,
@@ -149,7 +149,7 @@ async fn list(
 }
 
 /// Get a customer's identity verification result.
-#[utoipa::path(get, path = "/v1/customers/{id}/review", tag = "customers", params(("id" = uuid::Uuid, Path)),
+#[utoipa::path(get, path = "/v1/customers/{id}/review", operation_id = "customers.review.list", tag = "customers", params(("id" = uuid::Uuid, Path)),
     responses((status = 200, body = ObjectResponse<CustomerReview>), (status = 404, body = ErrorResponse)))]
 async fn review(
     State(state): State<AppState>,
@@ -162,7 +162,7 @@ async fn review(
 }
 
 /// Decide a customer in manual review.
-#[utoipa::path(patch, path = "/v1/customers/{id}/review", tag = "customers",
+#[utoipa::path(patch, path = "/v1/customers/{id}/review", operation_id = "customers.review.set_verification_decision", tag = "customers",
     request_body = CustomerReviewDecisionRequest, params(("id" = uuid::Uuid, Path)),
     responses((status = 200, body = ObjectResponse<Customer>), (status = 422, body = ErrorResponse)))]
 async fn decide_review(
@@ -183,7 +183,7 @@ async fn decide_review(
 }
 
 /// Run identity verification again.
-#[utoipa::path(put, path = "/v1/customers/{id}/refresh_review", tag = "customers", params(("id" = uuid::Uuid, Path)),
+#[utoipa::path(put, path = "/v1/customers/{id}/refresh_review", operation_id = "customers.refresh_review", tag = "customers", params(("id" = uuid::Uuid, Path)),
     responses((status = 202, body = ObjectResponse<Customer>), (status = 422, body = ErrorResponse)))]
 async fn refresh_review(
     State(state): State<AppState>,

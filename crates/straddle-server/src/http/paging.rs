@@ -6,26 +6,31 @@ use crate::error::{item, ApiError};
 
 /// Largest page any list endpoint returns.
 pub const MAX_PAGE_SIZE: u32 = 1000;
+/// Largest page number (the document declares `page_number` an int32).
+pub const MAX_PAGE_NUMBER: u32 = i32::MAX as u32;
 /// Page size when none is asked for.
 pub const DEFAULT_PAGE_SIZE: u32 = 100;
 
 /// A validated page request.
 #[derive(Clone, Copy, Debug)]
 pub struct Paging {
-    /// From 1.
+    /// 1–2147483647.
     pub number: u32,
     /// 1–1000.
     pub size: u32,
 }
 
 impl Paging {
-    /// Validates `page_number` (≥ 1) and `page_size` (1–1000).
+    /// Validates `page_number` (1–2147483647) and `page_size` (1–1000).
     pub fn new(number: Option<u32>, size: Option<u32>) -> Result<Paging, ApiError> {
         let number = number.unwrap_or(1);
         let size = size.unwrap_or(DEFAULT_PAGE_SIZE);
         let mut items = vec![];
-        if number == 0 {
-            items.push(item("page_number", "Must be 1 or more."));
+        if number == 0 || number > MAX_PAGE_NUMBER {
+            items.push(item(
+                "page_number",
+                format!("Must be between 1 and {MAX_PAGE_NUMBER}."),
+            ));
         }
         if size == 0 || size > MAX_PAGE_SIZE {
             items.push(item(

@@ -8,6 +8,7 @@ mod customers;
 mod helpers;
 mod idempotency;
 mod instances;
+mod openapi;
 mod outages;
 mod paykeys;
 mod sdk;

@@ -1,0 +1,330 @@
+//! The OpenAPI 3.1 document served at `/openapi.json`.
+//!
+//! Each route's `#[utoipa::path]` states its success response and the errors
+//! only it can return. [`finish`] then adds what every operation shares, as
+//! the middleware really applies it: the header parameters, the errors of
+//! authentication, scoping, idempotency, body limits, rate limits and
+//! storage outages, the response headers, request-only field constraints
+//! that responses (masked) do not meet, and links between operations.
+
+use serde_json::{json, Map, Value};
+use utoipa::OpenApi;
+
+use crate::http::extract::MAX_BODY_BYTES;
+
+/// The document before the routes are merged in.
+pub fn base() -> utoipa::openapi::OpenApi {
+    ApiDoc::openapi()
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "Straddle Bridge API (self-hosted)", description = "Customers, Bridge linking and paykeys."),
+    components(schemas(
+        straddle_types::ErrorResponse,
+        straddle_types::customer::CustomerSortBy,
+        straddle_types::paykey::PaykeySortBy,
+        straddle_types::SortOrder,
+    )),
+    modifiers(&BearerAuth)
+)]
+struct ApiDoc;
+
+struct BearerAuth;
+
+impl utoipa::Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{
+            HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme,
+        };
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .build(),
+            ),
+        );
+        openapi.security = Some(vec![SecurityRequirement::new(
+            "bearer",
+            Vec::<String>::new(),
+        )]);
+    }
+}
+
+const METHODS: [&str; 5] = ["get", "post", "put", "patch", "delete"];
+
+/// The complete document: `doc` (routes merged) with everything shared added.
+pub fn finish(doc: utoipa::openapi::OpenApi) -> Value {
+    let mut doc = serde_json::to_value(doc).expect("the OpenAPI document serialises");
+    add_components(&mut doc);
+    rename_ref(&mut doc, "BTreeMap", "Metadata");
+    let schemas = doc["components"]["schemas"]
+        .as_object_mut()
+        .expect("schemas");
+    schemas.remove("BTreeMap");
+    constrain_request_only_fields(schemas);
+    // An empty body reads as `{}`, so a body whose fields are all optional is optional.
+    let optional_bodies: Vec<String> = schemas
+        .iter()
+        .filter(|(_, schema)| schema["type"] == "object" && schema.get("required").is_none())
+        .map(|(name, _)| format!("#/components/schemas/{name}"))
+        .collect();
+    let paths = doc["paths"].as_object_mut().expect("paths");
+    for (path, item) in paths.iter_mut() {
+        for method in METHODS {
+            if let Some(operation) = item.get_mut(method) {
+                complete_operation(path, method, operation, &optional_bodies);
+            }
+        }
+    }
+    add_links(&mut doc);
+    doc
+}
+
+fn error_response(description: &str, headers: &[&str]) -> Value {
+    let mut response = json!({
+        "description": description,
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorResponse"}}},
+        "headers": trace_headers(),
+    });
+    for name in headers {
+        response["headers"][*name] = json!({"$ref": format!("#/components/headers/{name}")});
+    }
+    response
+}
+
+fn trace_headers() -> Value {
+    json!({
+        "Request-Id": {"$ref": "#/components/headers/Request-Id"},
+        "Correlation-Id": {"$ref": "#/components/headers/Correlation-Id"},
+    })
+}
+
+fn add_components(doc: &mut Value) {
+    let components = &mut doc["components"];
+    components["parameters"] = json!({
+        "Idempotency-Key": {
+            "name": "Idempotency-Key", "in": "header", "required": false,
+            "description": "Makes a write safe to retry: a retry with the same key and request within 24 h \
+                            replays the first response (with `Idempotent-Replayed: true`); the same key with \
+                            a different request, or while the first is still running, is 409.",
+            "schema": {"type": "string", "minLength": 10, "maxLength": 40},
+        },
+        "Straddle-Account-Id": {
+            "name": "Straddle-Account-Id", "in": "header", "required": false,
+            "description": "For platforms: act for one of your embedded accounts (a UUID; an `acct_` prefix \
+                            is tolerated). Not a UUID: 400; not an embedded account of yours: 403.",
+            "schema": {"type": "string", "format": "uuid"},
+        },
+        "Request-Id": {
+            "name": "Request-Id", "in": "header", "required": false,
+            "description": "Your identifier of this request; logged, and echoed when ≤ 200 characters.",
+            "schema": {"type": "string"},
+        },
+        "Correlation-Id": {
+            "name": "Correlation-Id", "in": "header", "required": false,
+            "description": "Your identifier of a series of requests; logged, and echoed when ≤ 200 characters.",
+            "schema": {"type": "string"},
+        },
+    });
+    components["headers"] = json!({
+        "Request-Id": {"description": "The request's `Request-Id`, echoed.", "schema": {"type": "string"}},
+        "Correlation-Id": {"description": "The request's `Correlation-Id`, echoed.", "schema": {"type": "string"}},
+        "Idempotent-Replayed": {
+            "description": "`true` when this response is a replay of an earlier one with the same `Idempotency-Key`.",
+            "schema": {"type": "string", "enum": ["true"]},
+        },
+        "Retry-After": {"description": "Seconds to wait before retrying.", "schema": {"type": "integer", "minimum": 0}},
+        "Retry-After-Ms": {"description": "Milliseconds to wait before retrying.", "schema": {"type": "integer", "minimum": 0}},
+        "x-should-retry": {
+            "description": "Whether retrying the same request may succeed.",
+            "schema": {"type": "string", "enum": ["true", "false"]},
+        },
+    });
+    components["schemas"]["Metadata"] = json!({
+        "type": "object",
+        "description": "Your key/value pairs: at most 20, keys and values at most 40 characters, keys not blank. \
+                        In requests a `null` value removes the key.",
+        "maxProperties": crate::validation::METADATA_MAX_PAIRS,
+        "propertyNames": {"type": "string", "maxLength": crate::validation::METADATA_MAX_CHARS, "pattern": "\\S"},
+        "additionalProperties": {"type": ["string", "null"], "maxLength": crate::validation::METADATA_MAX_CHARS},
+    });
+}
+
+/// Replaces every `$ref` to schema `from` with one to `to`.
+fn rename_ref(value: &mut Value, from: &str, to: &str) {
+    let (old, new) = (
+        format!("#/components/schemas/{from}"),
+        format!("#/components/schemas/{to}"),
+    );
+    fn walk(value: &mut Value, old: &str, new: &str) {
+        match value {
+            Value::Object(map) => {
+                if map.get("$ref").and_then(Value::as_str) == Some(old) {
+                    map.insert("$ref".into(), Value::String(new.into()));
+                }
+                map.values_mut().for_each(|v| walk(v, old, new));
+            }
+            Value::Array(list) => list.iter_mut().for_each(|v| walk(v, old, new)),
+            _ => {}
+        }
+    }
+    walk(value, &old, &new);
+}
+
+/// `device` and `compliance_profile` come back masked, so their formats
+/// hold only in requests: those get input schemas of their own.
+fn constrain_request_only_fields(schemas: &mut Map<String, Value>) {
+    schemas.insert(
+        "DeviceInput".into(),
+        json!({
+            "type": "object",
+            "description": "The device the customer registered from.",
+            "required": ["ip_address"],
+            "properties": {"ip_address": {
+                "description": "IPv4 or IPv6 address; `0.0.0.0` means offline registration.",
+                "anyOf": [{"type": "string", "format": "ipv4"}, {"type": "string", "format": "ipv6"}],
+            }},
+        }),
+    );
+    let mut profile = schemas["ComplianceProfile"].clone();
+    let properties = &mut profile["properties"];
+    properties["dob"]["pattern"] = json!("^[0-9]{4}-[0-9]{2}-[0-9]{2}$");
+    properties["dob"]["format"] = json!("date");
+    properties["dob"]["description"] = json!("Date of birth, `YYYY-MM-DD`, in the past.");
+    properties["ssn"]["pattern"] = json!("^[0-9]{3}-[0-9]{2}-[0-9]{4}$");
+    properties["ein"]["pattern"] = json!("^[0-9]{2}-[0-9]{7}$");
+    schemas.insert("ComplianceProfileInput".into(), profile);
+    for request in ["CustomerCreateRequest", "CustomerUpdateRequest"] {
+        let properties = &mut schemas[request]["properties"];
+        properties["device"] = json!({"$ref": "#/components/schemas/DeviceInput"});
+        rename_ref(
+            &mut properties["compliance_profile"],
+            "ComplianceProfile",
+            "ComplianceProfileInput",
+        );
+    }
+}
+
+fn complete_operation(path: &str, method: &str, operation: &mut Value, optional_bodies: &[String]) {
+    let writes = method != "get";
+    let has_id = path.contains("{id}");
+    let mut parameters = operation["parameters"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    for name in ["Straddle-Account-Id", "Request-Id", "Correlation-Id"]
+        .into_iter()
+        .chain(writes.then_some("Idempotency-Key"))
+    {
+        parameters.push(json!({"$ref": format!("#/components/parameters/{name}")}));
+    }
+    operation["parameters"] = Value::Array(parameters);
+    if let Some(body) = operation.get_mut("requestBody") {
+        let schema = &body["content"]["application/json"]["schema"]["$ref"];
+        let optional = optional_bodies.iter().any(|name| schema == name.as_str());
+        body["required"] = json!(!optional);
+    }
+    let responses = operation["responses"].as_object_mut().expect("responses");
+    for (status, response) in responses.iter_mut() {
+        let headers = response
+            .as_object_mut()
+            .expect("response")
+            .entry("headers")
+            .or_insert_with(|| json!({}));
+        headers["Request-Id"] = trace_headers()["Request-Id"].clone();
+        headers["Correlation-Id"] = trace_headers()["Correlation-Id"].clone();
+        if writes && status.starts_with('2') {
+            headers["Idempotent-Replayed"] =
+                json!({"$ref": "#/components/headers/Idempotent-Replayed"});
+        }
+    }
+    let mut shared = vec![
+        ("400", error_response("Invalid input: a malformed body, parameter or header, or a field that fails validation (`items[]` names each).", &[])),
+        ("401", error_response("Missing, unknown, revoked or wrong-environment API key.", &[])),
+        ("403", error_response("`Straddle-Account-Id` names an account that is not an embedded account of yours, or the account may not unmask.", &[])),
+        ("429", error_response("The platform exceeded its rate limit.", &["Retry-After", "Retry-After-Ms"])),
+        ("503", error_response("The service is briefly unavailable; retry.", &["x-should-retry"])),
+    ];
+    if has_id || path.starts_with("/v1/bridge/") {
+        shared.push((
+            "404",
+            error_response("No such resource in the account's scope.", &[]),
+        ));
+    }
+    if writes {
+        shared.push(("409", error_response("The `Idempotency-Key` was used for a different request, or a request with it is still running.", &["x-should-retry"])));
+        shared.push((
+            "413",
+            error_response(
+                &format!("The request body is larger than {MAX_BODY_BYTES} bytes."),
+                &[],
+            ),
+        ));
+    }
+    for (status, response) in shared {
+        responses.entry(status).or_insert(response);
+    }
+}
+
+/// Links from every response carrying a customer or paykey (or a page of
+/// them) to the operations on that resource, so clients and stateful
+/// testers can follow ids.
+fn add_links(doc: &mut Value) {
+    let mut targets: Vec<(String, String)> = vec![]; // (resource prefix, operationId)
+    for (path, item) in doc["paths"].as_object().expect("paths") {
+        for method in METHODS {
+            let Some(id) = item.get(method).and_then(|o| o["operationId"].as_str()) else {
+                continue;
+            };
+            for prefix in ["/v1/customers/{id}", "/v1/paykeys/{id}"] {
+                if path.starts_with(prefix) {
+                    targets.push((prefix.into(), id.into()));
+                }
+            }
+        }
+    }
+    let paths = doc["paths"].as_object_mut().expect("paths");
+    for item in paths.values_mut() {
+        for method in METHODS {
+            let Some(operation) = item.get_mut(method) else {
+                continue;
+            };
+            let Some(responses) = operation["responses"].as_object_mut() else {
+                continue;
+            };
+            for (status, response) in responses.iter_mut() {
+                if !status.starts_with('2') {
+                    continue;
+                }
+                let schema = response["content"]["application/json"]["schema"]["$ref"]
+                    .as_str()
+                    .unwrap_or_default();
+                let (prefix, pointer) = match schema.rsplit('/').next().unwrap_or_default() {
+                    "ObjectResponse_Customer" => ("/v1/customers/{id}", "/data/id"),
+                    "ArrayResponse_CustomerSummary" => ("/v1/customers/{id}", "/data/0/id"),
+                    "ObjectResponse_Paykey" => ("/v1/paykeys/{id}", "/data/id"),
+                    "ArrayResponse_PaykeySummary" => ("/v1/paykeys/{id}", "/data/0/id"),
+                    _ => continue,
+                };
+                let links: Map<String, Value> = targets
+                    .iter()
+                    .filter(|(p, _)| p == prefix)
+                    .map(|(_, id)| {
+                        (
+                            id.replace('.', "_"),
+                            json!({
+                                "operationId": id,
+                                "parameters": {"id": format!("$response.body#{pointer}")},
+                            }),
+                        )
+                    })
+                    .collect();
+                response["links"] = Value::Object(links);
+            }
+        }
+    }
+}
