@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs Schemathesis (every check; coverage, fuzzing and stateful phases)
 # against a live server on one backend, seeded with data so the stateful
-# links reach real customers and paykeys. Exits non-zero on any failure.
+# links reach real customers and paykeys. The document is first loaded with
+# openapi-spec-validator. Exits non-zero on any failure.
 #
 # Usage: scripts/fuzz-openapi.sh DATABASE_URL [MAX_SECONDS]
 #   DATABASE_URL  sqlite://PATH or postgres://… (an empty database)
@@ -33,7 +34,7 @@ admin bootstrap >/dev/null
 ACCOUNT="$(admin accounts create --name fuzz --allow-unmask | field account_id)"
 KEY="$(admin keys create --account "$ACCOUNT" | field api_key)"
 "$BIN" admin seed --database-url "$DB_URL" --secrets-file "$WORK/secrets" \
-    --account "$ACCOUNT" --customers 20 --paykeys-per-customer 2 >/dev/null
+    --account "$ACCOUNT" --customers 20 --paykeys-per-customer 2 >/dev/null 2>&1
 
 "$BIN" serve --addr 127.0.0.1:0 --database-url "$DB_URL" --secrets-file "$WORK/secrets" \
     --background-delay-ms 100 --rate-limit 0 >"$WORK/stdout" 2>"$WORK/server.log" &
@@ -45,8 +46,9 @@ for _ in $(seq 1 100); do
 done
 [ -n "$BASE" ] || { echo "server did not start:" >&2; tail -20 "$WORK/server.log" >&2; exit 1; }
 
+"$(dirname "$SCHEMATHESIS")/python" tests/openapi/validate_document.py "$BASE/openapi.json"
 status=0
-"$SCHEMATHESIS" run "$BASE/openapi.json" \
+"$SCHEMATHESIS" --config-file tests/openapi/schemathesis.toml run "$BASE/openapi.json" \
     --checks all \
     --phases examples,coverage,fuzzing,stateful \
     --max-time "$MAX_SECONDS" \

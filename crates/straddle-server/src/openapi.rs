@@ -54,6 +54,41 @@ impl utoipa::Modify for BearerAuth {
     }
 }
 
+/// White space as Rust's `trim` sees it (ECMAScript's `\s` differs).
+macro_rules! white_space {
+    () => {
+        r"\t\n\u000b\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
+    };
+}
+
+/// Text with a character other than white space.
+const NOT_BLANK: &str = concat!("[^", white_space!(), "]");
+
+/// What [`crate::validation::is_email`] accepts: one `@`, no white space,
+/// a domain of two or more non-empty labels.
+const EMAIL: &str = concat!(
+    "^[^",
+    white_space!(),
+    "@]+@[^",
+    white_space!(),
+    "@.]+(\\.[^",
+    white_space!(),
+    "@.]+)+$"
+);
+
+/// Request text fields the server checks with a pattern the types cannot
+/// state in an attribute: (schema, property, pattern).
+const TEXT_PATTERNS: [(&str, &str, &str); 8] = [
+    ("CustomerCreateRequest", "name", NOT_BLANK),
+    ("CustomerCreateRequest", "email", EMAIL),
+    ("CustomerUpdateRequest", "name", NOT_BLANK),
+    ("CustomerUpdateRequest", "email", EMAIL),
+    ("Address", "address1", NOT_BLANK),
+    ("Address", "city", NOT_BLANK),
+    ("PlaidLinkRequest", "plaid_token", NOT_BLANK),
+    ("QuilttLinkRequest", "quiltt_token", NOT_BLANK),
+];
+
 const METHODS: [&str; 5] = ["get", "post", "put", "patch", "delete"];
 
 /// The complete document: `doc` (routes merged) with everything shared added.
@@ -149,7 +184,7 @@ fn add_components(doc: &mut Value) {
         "description": "Your key/value pairs: at most 20, keys and values at most 40 characters, keys not blank. \
                         In requests a `null` value removes the key.",
         "maxProperties": crate::validation::METADATA_MAX_PAIRS,
-        "propertyNames": {"type": "string", "maxLength": crate::validation::METADATA_MAX_CHARS, "pattern": "\\S"},
+        "propertyNames": {"type": "string", "maxLength": crate::validation::METADATA_MAX_CHARS, "pattern": NOT_BLANK},
         "additionalProperties": {"type": ["string", "null"], "maxLength": crate::validation::METADATA_MAX_CHARS},
     });
 }
@@ -178,6 +213,9 @@ fn rename_ref(value: &mut Value, from: &str, to: &str) {
 /// `device` and `compliance_profile` come back masked, so their formats
 /// hold only in requests: those get input schemas of their own.
 fn constrain_request_only_fields(schemas: &mut Map<String, Value>) {
+    for (schema, property, pattern) in TEXT_PATTERNS {
+        schemas[schema]["properties"][property]["pattern"] = json!(pattern);
+    }
     schemas.insert(
         "DeviceInput".into(),
         json!({
@@ -230,6 +268,17 @@ fn complete_operation(path: &str, method: &str, operation: &mut Value, optional_
     }
     let responses = operation["responses"].as_object_mut().expect("responses");
     for (status, response) in responses.iter_mut() {
+        if response["description"] == "" {
+            response["description"] = json!(match status.as_str() {
+                "200" => "OK.",
+                "201" => "Created.",
+                "202" => "Accepted: the rest happens in the background.",
+                "422" =>
+                    "Not possible in the resource's current state, or refused by a data provider.",
+                "502" => "A data provider failed to answer.",
+                _ => "",
+            });
+        }
         let headers = response
             .as_object_mut()
             .expect("response")

@@ -76,14 +76,14 @@ pub struct CustomerConfig {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct Address {
     /// Street line 1 (≤ 100 characters).
-    #[schema(max_length = 100, pattern = r"\S")]
+    #[schema(max_length = 100)]
     pub address1: String,
     /// Street line 2 (≤ 100 characters).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(max_length = 100)]
     pub address2: Option<String>,
     /// City (≤ 100 characters).
-    #[schema(max_length = 100, pattern = r"\S")]
+    #[schema(max_length = 100)]
     pub city: String,
     /// Two-letter state code.
     #[schema(pattern = "^[A-Za-z]{2}$")]
@@ -156,13 +156,13 @@ impl std::fmt::Debug for ComplianceProfile {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct CustomerCreateRequest {
     /// Full name or business name.
-    #[schema(max_length = 255, pattern = r"\S")]
+    #[schema(max_length = 255)]
     pub name: String,
     /// Individual or business.
     #[serde(rename = "type")]
     pub customer_type: CustomerType,
     /// Email address.
-    #[schema(max_length = 254, pattern = r"^[^\s@]+@[^\s@.]+(\.[^\s@.]+)+$")]
+    #[schema(max_length = 254)]
     pub email: String,
     /// Phone number in E.164 format.
     #[schema(pattern = r"^\+[1-9][0-9]{6,14}$")]
@@ -195,10 +195,10 @@ pub struct CustomerCreateRequest {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct CustomerUpdateRequest {
     /// Full name or business name.
-    #[schema(max_length = 255, pattern = r"\S")]
+    #[schema(max_length = 255)]
     pub name: String,
     /// Email address.
-    #[schema(max_length = 254, pattern = r"^[^\s@]+@[^\s@.]+(\.[^\s@.]+)+$")]
+    #[schema(max_length = 254)]
     pub email: String,
     /// Phone number in E.164 format.
     #[schema(pattern = r"^\+[1-9][0-9]{6,14}$")]
@@ -342,11 +342,11 @@ pub struct CustomerListQuery {
     pub sort_order: Option<SortOrder>,
     /// Statuses, comma-separated.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[param(value_type = Option<String>)]
+    #[param(value_type = Option<Vec<CustomerStatus>>, style = Form, explode = false)]
     pub status: Option<String>,
     /// Customer types, comma-separated.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[param(value_type = Option<String>)]
+    #[param(value_type = Option<Vec<CustomerType>>, style = Form, explode = false)]
     pub types: Option<String>,
 }
 

@@ -335,11 +335,11 @@ pub struct PaykeyListQuery {
     pub sort_order: Option<SortOrder>,
     /// Sources, comma-separated.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[param(value_type = Option<String>)]
+    #[param(value_type = Option<Vec<PaykeySource>>, style = Form, explode = false)]
     pub source: Option<String>,
     /// Statuses, comma-separated.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[param(value_type = Option<String>)]
+    #[param(value_type = Option<Vec<PaykeyStatus>>, style = Form, explode = false)]
     pub status: Option<String>,
     /// `true`: blocked and eligible for unblock; `false`: blocked and not eligible.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -535,7 +535,6 @@ pub struct PlaidLinkRequest {
     /// The account owner.
     pub customer_id: Uuid,
     /// A Plaid processor token created for Straddle.
-    #[schema(pattern = r"\S")]
     pub plaid_token: String,
     /// Processing options.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -612,7 +611,7 @@ pub struct QuilttLinkRequest {
         alias = "quiltt_processor_token",
         skip_serializing_if = "Option::is_none"
     )]
-    #[schema(value_type = String, required = true, pattern = r"\S")]
+    #[schema(value_type = String, required = true)]
     pub quiltt_token: Option<String>,
     /// Processing options.
     #[serde(default, skip_serializing_if = "Option::is_none")]

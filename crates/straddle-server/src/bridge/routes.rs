@@ -37,7 +37,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 
 /// Create a Bridge widget session token.
 #[utoipa::path(post, path = "/v1/bridge/initialize", operation_id = "bridge.create_token", tag = "bridge", request_body = BridgeInitializeRequest,
-    responses((status = 200, body = ObjectResponse<BridgeToken>), (status = 404, body = ErrorResponse)))]
+    responses((status = 200, body = ObjectResponse<BridgeToken>), (status = 422, body = ErrorResponse)))]
 async fn initialize(
     State(state): State<AppState>,
     caller: Caller,
@@ -59,7 +59,7 @@ async fn initialize(
 
 /// Link a bank account from typed-in routing and account numbers.
 #[utoipa::path(post, path = "/v1/bridge/bank_account", operation_id = "bridge.create_bank_account_paykey", tag = "bridge", request_body = BankAccountLinkRequest,
-    responses((status = 201, body = ObjectResponse<Paykey>), (status = 400, body = ErrorResponse)))]
+    responses((status = 201, body = ObjectResponse<Paykey>), (status = 422, body = ErrorResponse)))]
 async fn bank_account(
     State(state): State<AppState>,
     caller: Caller,
@@ -84,7 +84,7 @@ async fn bank_account(
 
 /// Link a bank account with a tokenized account number.
 #[utoipa::path(post, path = "/v1/bridge/tan", operation_id = "bridge.link.create_tan", tag = "bridge", request_body = TanLinkRequest,
-    responses((status = 201, body = ObjectResponse<Paykey>), (status = 400, body = ErrorResponse)))]
+    responses((status = 201, body = ObjectResponse<Paykey>), (status = 422, body = ErrorResponse)))]
 async fn tan(
     State(state): State<AppState>,
     caller: Caller,

@@ -32,7 +32,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 
 /// Create a customer.
 #[utoipa::path(post, path = "/v1/customers", operation_id = "customers.create", tag = "customers", request_body = CustomerCreateRequest,
-    responses((status = 201, body = ObjectResponse<Customer>), (status = 400, body = ErrorResponse)))]
+    responses((status = 201, body = ObjectResponse<Customer>)))]
 async fn create(
     State(state): State<AppState>,
     caller: Caller,
@@ -52,7 +52,7 @@ async fn create(
 /// Replace a customer's details.
 #[utoipa::path(put, path = "/v1/customers/{id}", operation_id = "customers.update", tag = "customers", request_body = CustomerUpdateRequest,
     params(("id" = uuid::Uuid, Path)),
-    responses((status = 200, body = ObjectResponse<Customer>), (status = 404, body = ErrorResponse)))]
+    responses((status = 200, body = ObjectResponse<Customer>)))]
 async fn update(
     State(state): State<AppState>,
     caller: Caller,
@@ -73,7 +73,7 @@ async fn update(
 
 /// Delete a customer permanently.
 #[utoipa::path(delete, path = "/v1/customers/{id}", operation_id = "customers.delete", tag = "customers", params(("id" = uuid::Uuid, Path)),
-    responses((status = 200, body = ObjectResponse<Customer>), (status = 404, body = ErrorResponse)))]
+    responses((status = 200, body = ObjectResponse<Customer>)))]
 async fn delete(
     State(state): State<AppState>,
     caller: Caller,
@@ -89,7 +89,7 @@ async fn delete(
 
 /// Get a customer (PII masked).
 #[utoipa::path(get, path = "/v1/customers/{id}", operation_id = "customers.retrieve", tag = "customers", params(("id" = uuid::Uuid, Path)),
-    responses((status = 200, body = ObjectResponse<Customer>), (status = 404, body = ErrorResponse)))]
+    responses((status = 200, body = ObjectResponse<Customer>)))]
 async fn get(
     State(state): State<AppState>,
     caller: Caller,
@@ -102,7 +102,7 @@ async fn get(
 
 /// Get a customer with PII in the clear (accounts allowed to unmask only).
 #[utoipa::path(get, path = "/v1/customers/{id}/unmasked", operation_id = "customers.list_unmasked", tag = "customers", params(("id" = uuid::Uuid, Path)),
-    responses((status = 200, body = ObjectResponse<Customer>), (status = 403, body = ErrorResponse)))]
+    responses((status = 200, body = ObjectResponse<Customer>)))]
 async fn unmasked(
     State(state): State<AppState>,
     caller: Caller,
@@ -116,7 +116,7 @@ async fn unmasked(
 
 /// List customers.
 #[utoipa::path(get, path = "/v1/customers", operation_id = "customers.list", tag = "customers", params(CustomerListQuery),
-    responses((status = 200, body = ArrayResponse<CustomerSummary>), (status = 400, body = ErrorResponse)))]
+    responses((status = 200, body = ArrayResponse<CustomerSummary>)))]
 async fn list(
     State(state): State<AppState>,
     caller: Caller,
@@ -150,7 +150,7 @@ async fn list(
 
 /// Get a customer's identity verification result.
 #[utoipa::path(get, path = "/v1/customers/{id}/review", operation_id = "customers.review.list", tag = "customers", params(("id" = uuid::Uuid, Path)),
-    responses((status = 200, body = ObjectResponse<CustomerReview>), (status = 404, body = ErrorResponse)))]
+    responses((status = 200, body = ObjectResponse<CustomerReview>)))]
 async fn review(
     State(state): State<AppState>,
     caller: Caller,

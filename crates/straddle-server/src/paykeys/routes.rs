@@ -36,7 +36,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 
 /// List paykeys.
 #[utoipa::path(get, path = "/v1/paykeys", operation_id = "paykeys.list", tag = "paykeys", params(PaykeyListQuery),
-    responses((status = 200, body = ArrayResponse<PaykeySummary>), (status = 400, body = ErrorResponse)))]
+    responses((status = 200, body = ArrayResponse<PaykeySummary>)))]
 async fn list(
     State(state): State<AppState>,
     caller: Caller,
@@ -70,7 +70,7 @@ async fn list(
 
 /// Get a paykey (token and account number masked).
 #[utoipa::path(get, path = "/v1/paykeys/{id}", operation_id = "paykeys.retrieve", tag = "paykeys", params(("id" = uuid::Uuid, Path)),
-    responses((status = 200, body = ObjectResponse<Paykey>), (status = 404, body = ErrorResponse)))]
+    responses((status = 200, body = ObjectResponse<Paykey>)))]
 async fn get(
     State(state): State<AppState>,
     caller: Caller,
@@ -83,7 +83,7 @@ async fn get(
 
 /// Get a paykey with its full token and account number (accounts allowed to unmask only).
 #[utoipa::path(get, path = "/v1/paykeys/{id}/unmasked", operation_id = "paykeys.list_unmasked", tag = "paykeys", params(("id" = uuid::Uuid, Path)),
-    responses((status = 200, body = ObjectResponse<Paykey>), (status = 403, body = ErrorResponse)))]
+    responses((status = 200, body = ObjectResponse<Paykey>)))]
 async fn unmasked(
     State(state): State<AppState>,
     caller: Caller,
@@ -99,7 +99,7 @@ async fn unmasked(
 
 /// Get a paykey with its full token.
 #[utoipa::path(get, path = "/v1/paykeys/{id}/reveal", operation_id = "paykeys.reveal", tag = "paykeys", params(("id" = uuid::Uuid, Path)),
-    responses((status = 200, body = ObjectResponse<Paykey>), (status = 404, body = ErrorResponse)))]
+    responses((status = 200, body = ObjectResponse<Paykey>)))]
 async fn reveal(
     State(state): State<AppState>,
     caller: Caller,
@@ -153,7 +153,7 @@ async fn refresh_balance(
 
 /// Get a paykey's verification result.
 #[utoipa::path(get, path = "/v1/paykeys/{id}/review", operation_id = "paykeys.review.list", tag = "paykeys", params(("id" = uuid::Uuid, Path)),
-    responses((status = 200, body = ObjectResponse<PaykeyReview>), (status = 404, body = ErrorResponse)))]
+    responses((status = 200, body = ObjectResponse<PaykeyReview>)))]
 async fn review(
     State(state): State<AppState>,
     caller: Caller,
@@ -231,7 +231,7 @@ async fn unblock(
 /// Sandbox only: simulate an ACH return (`R29` and others) that blocks the paykey.
 #[utoipa::path(post, path = "/v1/sandbox/paykeys/{id}/simulate_return", operation_id = "sandbox.paykeys.simulate_return", tag = "sandbox",
     request_body = SimulateReturnRequest, params(("id" = uuid::Uuid, Path)),
-    responses((status = 200, body = ObjectResponse<Paykey>), (status = 404, body = ErrorResponse)))]
+    responses((status = 200, body = ObjectResponse<Paykey>), (status = 422, body = ErrorResponse)))]
 async fn simulate_return(
     State(state): State<AppState>,
     caller: Caller,
