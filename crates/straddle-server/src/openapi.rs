@@ -320,29 +320,35 @@ fn complete_operation(path: &str, method: &str, operation: &mut Value, optional_
 }
 
 /// Links from every response carrying a customer or paykey (or a page of
-/// them) to the operations on that resource, so clients and stateful
-/// testers can follow ids.
+/// them) to the operations that take its id (in the path, or as a Bridge
+/// request's `customer_id`), so clients and stateful testers can follow ids.
 fn add_links(doc: &mut Value) {
-    let mut targets: Vec<(String, String)> = vec![]; // (resource prefix, operationId)
+    // (resource, operationId, whether the id goes in the body)
+    let mut targets: Vec<(&str, String, bool)> = vec![];
     for (path, item) in doc["paths"].as_object().expect("paths") {
         for method in METHODS {
             let Some(id) = item.get(method).and_then(|o| o["operationId"].as_str()) else {
                 continue;
             };
-            for prefix in ["/v1/customers/{id}", "/v1/paykeys/{id}"] {
-                if path.starts_with(prefix) {
-                    targets.push((prefix.into(), id.into()));
-                }
-            }
+            let target = if path.starts_with("/v1/customers/{id}") {
+                ("customer", false)
+            } else if path.starts_with("/v1/bridge/") {
+                ("customer", true)
+            } else if path.contains("/paykeys/{id}") {
+                ("paykey", false)
+            } else {
+                continue;
+            };
+            targets.push((target.0, id.to_string(), target.1));
         }
     }
     let paths = doc["paths"].as_object_mut().expect("paths");
     for item in paths.values_mut() {
         for method in METHODS {
-            let Some(operation) = item.get_mut(method) else {
-                continue;
-            };
-            let Some(responses) = operation["responses"].as_object_mut() else {
+            let Some(responses) = item
+                .get_mut(method)
+                .and_then(|o| o["responses"].as_object_mut())
+            else {
                 continue;
             };
             for (status, response) in responses.iter_mut() {
@@ -352,24 +358,25 @@ fn add_links(doc: &mut Value) {
                 let schema = response["content"]["application/json"]["schema"]["$ref"]
                     .as_str()
                     .unwrap_or_default();
-                let (prefix, pointer) = match schema.rsplit('/').next().unwrap_or_default() {
-                    "ObjectResponse_Customer" => ("/v1/customers/{id}", "/data/id"),
-                    "ArrayResponse_CustomerSummary" => ("/v1/customers/{id}", "/data/0/id"),
-                    "ObjectResponse_Paykey" => ("/v1/paykeys/{id}", "/data/id"),
-                    "ArrayResponse_PaykeySummary" => ("/v1/paykeys/{id}", "/data/0/id"),
+                let (resource, pointer) = match schema.rsplit('/').next().unwrap_or_default() {
+                    "ObjectResponse_Customer" => ("customer", "/data/id"),
+                    "ArrayResponse_CustomerSummary" => ("customer", "/data/0/id"),
+                    "ObjectResponse_Paykey" => ("paykey", "/data/id"),
+                    "ArrayResponse_PaykeySummary" => ("paykey", "/data/0/id"),
                     _ => continue,
                 };
+                let value = format!("$response.body#{pointer}");
                 let links: Map<String, Value> = targets
                     .iter()
-                    .filter(|(p, _)| p == prefix)
-                    .map(|(_, id)| {
-                        (
-                            id.replace('.', "_"),
-                            json!({
-                                "operationId": id,
-                                "parameters": {"id": format!("$response.body#{pointer}")},
-                            }),
-                        )
+                    .filter(|(r, _, _)| *r == resource)
+                    .map(|(_, id, in_body)| {
+                        let link = match in_body {
+                            true => {
+                                json!({"operationId": id, "requestBody": {"customer_id": value}})
+                            }
+                            false => json!({"operationId": id, "parameters": {"id": value}}),
+                        };
+                        (id.replace('.', "_"), link)
                     })
                     .collect();
                 response["links"] = Value::Object(links);
