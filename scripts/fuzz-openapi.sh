@@ -52,7 +52,7 @@ status=0
     --checks all \
     --phases examples,coverage,fuzzing,stateful \
     --max-time "$MAX_SECONDS" \
-    --workers 2 \
+    --workers 1 \
     --seed 1 \
     --header "Authorization: Bearer $KEY" \
     --report junit,ndjson --report-dir "$REPORT_DIR" \

@@ -179,6 +179,16 @@ fn add_components(doc: &mut Value) {
             "schema": {"type": "string", "enum": ["true", "false"]},
         },
     });
+    components["responses"] = json!({
+        "BadRequest": error_response("Invalid input: a malformed body, parameter or header, or a field that fails validation (`items[]` names each).", &[]),
+        "Unauthorized": error_response("Missing, unknown, revoked or wrong-environment API key.", &[]),
+        "Forbidden": error_response("`Straddle-Account-Id` names an account that is not an embedded account of yours, or the account may not unmask.", &[]),
+        "NotFound": error_response("No such resource in the account's scope.", &[]),
+        "Conflict": error_response("The `Idempotency-Key` was used for a different request, or a request with it is still running.", &["x-should-retry"]),
+        "PayloadTooLarge": error_response(&format!("The request body is larger than {MAX_BODY_BYTES} bytes."), &[]),
+        "TooManyRequests": error_response("The platform exceeded its rate limit.", &["Retry-After", "Retry-After-Ms"]),
+        "Unavailable": error_response("The service is briefly unavailable; retry.", &["x-should-retry"]),
+    });
     components["schemas"]["Metadata"] = json!({
         "type": "object",
         "description": "Your key/value pairs: at most 20, keys and values at most 40 characters, keys not blank. \
@@ -292,30 +302,21 @@ fn complete_operation(path: &str, method: &str, operation: &mut Value, optional_
         }
     }
     let mut shared = vec![
-        ("400", error_response("Invalid input: a malformed body, parameter or header, or a field that fails validation (`items[]` names each).", &[])),
-        ("401", error_response("Missing, unknown, revoked or wrong-environment API key.", &[])),
-        ("403", error_response("`Straddle-Account-Id` names an account that is not an embedded account of yours, or the account may not unmask.", &[])),
-        ("429", error_response("The platform exceeded its rate limit.", &["Retry-After", "Retry-After-Ms"])),
-        ("503", error_response("The service is briefly unavailable; retry.", &["x-should-retry"])),
+        ("400", "BadRequest"),
+        ("401", "Unauthorized"),
+        ("403", "Forbidden"),
+        ("429", "TooManyRequests"),
+        ("503", "Unavailable"),
     ];
     if has_id || path.starts_with("/v1/bridge/") {
-        shared.push((
-            "404",
-            error_response("No such resource in the account's scope.", &[]),
-        ));
+        shared.push(("404", "NotFound"));
     }
     if writes {
-        shared.push(("409", error_response("The `Idempotency-Key` was used for a different request, or a request with it is still running.", &["x-should-retry"])));
-        shared.push((
-            "413",
-            error_response(
-                &format!("The request body is larger than {MAX_BODY_BYTES} bytes."),
-                &[],
-            ),
-        ));
+        shared.extend([("409", "Conflict"), ("413", "PayloadTooLarge")]);
     }
-    for (status, response) in shared {
-        responses.entry(status).or_insert(response);
+    for (status, name) in shared {
+        let reference = json!({"$ref": format!("#/components/responses/{name}")});
+        responses.entry(status).or_insert(reference);
     }
 }
 

@@ -125,13 +125,24 @@ async fn shared_statuses_and_headers_are_documented_on_every_operation() {
         if path.contains("{id}") {
             statuses.push("404");
         }
-        for status in statuses {
+        let resolve = |status: &str| {
             let response = responses
                 .get(status)
                 .unwrap_or_else(|| panic!("{method} {path}: no {status}"));
-            assert!(response["headers"]["Request-Id"].is_object());
+            match response["$ref"].as_str() {
+                Some(target) => doc.pointer(&target[1..]).unwrap().clone(),
+                None => response.clone(),
+            }
+        };
+        for status in statuses {
+            let response = resolve(status);
+            assert!(response["headers"]["Request-Id"].is_object(), "{status}");
+            assert!(
+                response["content"]["application/json"].is_object(),
+                "{status}"
+            );
         }
-        assert!(responses["429"]["headers"]["Retry-After"].is_object());
+        assert!(resolve("429")["headers"]["Retry-After"].is_object());
         let parameters: Vec<&str> = operation["parameters"]
             .as_array()
             .unwrap()
