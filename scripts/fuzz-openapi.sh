@@ -9,7 +9,8 @@
 #   MAX_SECONDS   time budget of the Schemathesis run (default 150)
 # Environment: STRADDLE_BIN (default target/debug/straddle),
 #   SCHEMATHESIS (default .venv-openapi/bin/schemathesis),
-#   FUZZ_REPORT_DIR (default: a temporary directory; JUnit and NDJSON reports).
+#   FUZZ_REPORT_DIR (default: a temporary directory; JUnit and NDJSON reports),
+#   FUZZ_SEED (default 1).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -53,7 +54,7 @@ status=0
     --phases examples,coverage,fuzzing,stateful \
     --max-time "$MAX_SECONDS" \
     --workers 1 \
-    --seed 1 \
+    --seed "${FUZZ_SEED:-1}" \
     --header "Authorization: Bearer $KEY" \
     --report junit,ndjson --report-dir "$REPORT_DIR" \
     --suppress-health-check too_slow,filter_too_much \

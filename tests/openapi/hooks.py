@@ -33,7 +33,7 @@ def in_the_past(dob: str) -> str:
         date = datetime.date.fromisoformat(dob)
     except ValueError:
         return dob
-    if date < datetime.date.today():
+    if date < datetime.datetime.now(datetime.timezone.utc).date():  # the server compares in UTC
         return dob
     return "1990" + dob[4:] if dob[4:] != "-02-29" else "1990-02-28"
 

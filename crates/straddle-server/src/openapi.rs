@@ -100,7 +100,7 @@ pub fn finish(doc: utoipa::openapi::OpenApi) -> Value {
         .as_object_mut()
         .expect("schemas");
     schemas.remove("BTreeMap");
-    constrain_request_only_fields(schemas);
+    constrain_request_fields(schemas);
     // An empty body reads as `{}`, so a body whose fields are all optional is optional.
     let optional_bodies: Vec<String> = schemas
         .iter()
@@ -220,9 +220,10 @@ fn rename_ref(value: &mut Value, from: &str, to: &str) {
     walk(value, &old, &new);
 }
 
-/// `device` and `compliance_profile` come back masked, so their formats
-/// hold only in requests: those get input schemas of their own.
-fn constrain_request_only_fields(schemas: &mut Map<String, Value>) {
+/// The checks of request text fields ([`TEXT_PATTERNS`]); and since
+/// `device` and `compliance_profile` come back masked, their formats hold
+/// only in requests: those get input schemas of their own.
+fn constrain_request_fields(schemas: &mut Map<String, Value>) {
     for (schema, property, pattern) in TEXT_PATTERNS {
         schemas[schema]["properties"][property]["pattern"] = json!(pattern);
     }
