@@ -59,18 +59,48 @@ impl Paging {
     }
 }
 
-/// Parses a comma-separated list of enum values (`status=review,rejected`).
+/// Parses a comma-separated list of enum values (`status=review,rejected`),
+/// as the document declares it (an array, `explode: false`): an empty value
+/// is the empty list; an empty or unknown item is a 400.
 pub fn parse_list<T: DeserializeOwned>(
     reference: &str,
     text: Option<&str>,
 ) -> Result<Vec<T>, ApiError> {
-    let Some(text) = text else { return Ok(vec![]) };
+    let Some(text) = text.filter(|text| !text.is_empty()) else {
+        return Ok(vec![]);
+    };
     text.split(',')
-        .map(str::trim)
-        .filter(|part| !part.is_empty())
         .map(|part| {
             serde_json::from_value(serde_json::Value::String(part.to_string()))
                 .map_err(|_| ApiError::invalid_field(reference, format!("Unknown value {part:?}.")))
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use straddle_types::customer::CustomerStatus;
+
+    use super::*;
+
+    #[test]
+    fn lists_are_exact_comma_separated_values() {
+        let parse = |text| parse_list::<CustomerStatus>("status", Some(text));
+        assert_eq!(
+            parse("review,rejected").unwrap(),
+            [CustomerStatus::Review, CustomerStatus::Rejected]
+        );
+        assert!(parse("").unwrap().is_empty());
+        for bad in [",", "review,", " review", "nope"] {
+            assert!(parse(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn page_numbers_stop_at_the_int32_maximum() {
+        assert!(Paging::new(Some(MAX_PAGE_NUMBER), None).is_ok());
+        assert!(Paging::new(Some(MAX_PAGE_NUMBER + 1), None).is_err());
+        assert!(Paging::new(Some(0), None).is_err());
+        assert!(Paging::new(None, Some(1001)).is_err());
+    }
 }
