@@ -58,12 +58,6 @@ ensure_venv() {
     "$venv/bin/python" -m pip install -q --disable-pip-version-check -r "$requirements"
 }
 
-# The conformance suite with the current official SDK, straddle==1.0.5.
-conformance_sdk1() {
-    echo "==> Python SDK (straddle==1.0.5) conformance${STRADDLE_TEST_DATABASE_URL:+ on PostgreSQL}"
-    .venv-sdk1/bin/python -m pytest -q tests/conformance
-}
-
 # Schemathesis against a live server: on a fresh SQLite file, then on a
 # fresh PostgreSQL database when PG_URL answers (arguments: "sqlite" or "pg").
 fuzz_openapi() {
@@ -98,7 +92,8 @@ ensure_python_venv
 echo "==> Python SDK (straddle==0.5.0) conformance on SQLite"
 env -u STRADDLE_TEST_DATABASE_URL .venv/bin/python -m pytest -q tests/conformance
 ensure_venv .venv-sdk1 tests/conformance/requirements-sdk1.txt
-env -u STRADDLE_TEST_DATABASE_URL conformance_sdk1
+echo "==> Python SDK (straddle==1.0.5) conformance on SQLite"
+env -u STRADDLE_TEST_DATABASE_URL .venv-sdk1/bin/python -m pytest -q tests/conformance
 ensure_venv .venv-openapi tests/openapi/requirements.txt
 fuzz_openapi sqlite
 
@@ -108,7 +103,8 @@ if pg_answers || start_or_install_postgres; then
     STRADDLE_TEST_DATABASE_URL="$PG_URL" cargo test --workspace --locked
     echo "==> Python SDK conformance on PostgreSQL"
     STRADDLE_TEST_DATABASE_URL="$PG_URL" .venv/bin/python -m pytest -q tests/conformance
-    STRADDLE_TEST_DATABASE_URL="$PG_URL" conformance_sdk1
+    echo "==> Python SDK (straddle==1.0.5) conformance on PostgreSQL"
+    STRADDLE_TEST_DATABASE_URL="$PG_URL" .venv-sdk1/bin/python -m pytest -q tests/conformance
     fuzz_openapi pg
     drop_stale_test_databases
 else
