@@ -61,19 +61,22 @@ macro_rules! white_space {
     };
 }
 
-/// Text with a character other than white space.
-const NOT_BLANK: &str = concat!("[^", white_space!(), "]");
+/// Text without NUL: requests refuse the character anywhere (400).
+const NO_NUL: &str = r"^[^\u0000]*$";
+
+/// Text with a character other than white space, and no NUL.
+const NOT_BLANK: &str = concat!(r"^[^\u0000]*[^\u0000", white_space!(), r"][^\u0000]*$");
 
 /// What [`crate::validation::is_email`] accepts: one `@`, no white space,
-/// a domain of two or more non-empty labels.
+/// a domain of two or more non-empty labels (and no NUL).
 const EMAIL: &str = concat!(
-    "^[^",
+    r"^[^\u0000",
     white_space!(),
-    "@]+@[^",
+    r"@]+@[^\u0000",
     white_space!(),
-    "@.]+(\\.[^",
+    r"@.]+(\.[^\u0000",
     white_space!(),
-    "@.]+)+$"
+    r"@.]+)+$"
 );
 
 /// Request text fields the server checks with a pattern the types cannot
@@ -101,6 +104,10 @@ pub fn finish(doc: utoipa::openapi::OpenApi) -> Value {
         .expect("schemas");
     schemas.remove("BTreeMap");
     constrain_request_fields(schemas);
+    forbid_nul_in_requests(&mut doc);
+    let schemas = doc["components"]["schemas"]
+        .as_object_mut()
+        .expect("schemas");
     // An empty body reads as `{}`, so a body whose fields are all optional is optional.
     let optional_bodies: Vec<String> = schemas
         .iter()
@@ -383,6 +390,107 @@ fn add_links(doc: &mut Value) {
                     .collect();
                 response["links"] = Value::Object(links);
             }
+        }
+    }
+}
+
+/// Requests refuse NUL in any string or object key, at any depth and in
+/// query parameters: every schema a request body reaches, and every free
+/// text query parameter, says so; unknown body fields must be NUL-free JSON.
+fn forbid_nul_in_requests(doc: &mut Value) {
+    doc["components"]["schemas"]["JsonWithoutNul"] = json!({
+        "description": "Any JSON value without a NUL character in its strings or keys.",
+        "anyOf": [
+            {"type": ["null", "boolean", "number"]},
+            {"type": "string", "pattern": NO_NUL},
+            {"type": "array", "items": {"$ref": "#/components/schemas/JsonWithoutNul"}},
+            {"type": "object", "propertyNames": {"pattern": NO_NUL},
+             "additionalProperties": {"$ref": "#/components/schemas/JsonWithoutNul"}},
+        ],
+    });
+    let mut pending: Vec<String> = vec![];
+    for item in doc["paths"].as_object_mut().expect("paths").values_mut() {
+        for method in METHODS {
+            let Some(operation) = item.get_mut(method) else {
+                continue;
+            };
+            let body = &operation["requestBody"]["content"]["application/json"]["schema"];
+            pending.extend(refs_in(body));
+            for parameter in operation["parameters"].as_array_mut().into_iter().flatten() {
+                if parameter["in"] == "query" {
+                    forbid_nul(&mut parameter["schema"]);
+                }
+            }
+        }
+    }
+    let schemas = doc["components"]["schemas"]
+        .as_object_mut()
+        .expect("schemas");
+    let mut done: Vec<String> = vec!["JsonWithoutNul".into()];
+    while let Some(name) = pending.pop() {
+        if done.contains(&name) {
+            continue;
+        }
+        if let Some(schema) = schemas.get_mut(&name) {
+            pending.extend(refs_in(schema));
+            forbid_nul(schema);
+        }
+        done.push(name);
+    }
+}
+
+/// Names of the component schemas `value` refers to.
+fn refs_in(value: &Value) -> Vec<String> {
+    match value {
+        Value::Object(map) => {
+            let own = map
+                .get("$ref")
+                .and_then(Value::as_str)
+                .and_then(|r| r.strip_prefix("#/components/schemas/"))
+                .map(String::from);
+            own.into_iter()
+                .chain(map.values().flat_map(refs_in))
+                .collect()
+        }
+        Value::Array(list) => list.iter().flat_map(refs_in).collect(),
+        _ => vec![],
+    }
+}
+
+/// Adds the NUL rule to the free text and objects of one schema (not
+/// following `$ref`s, which are handled as components).
+fn forbid_nul(schema: &mut Value) {
+    let Value::Object(map) = schema else { return };
+    let has_type = |name: &str| match &map.get("type") {
+        Some(Value::String(t)) => t == name,
+        Some(Value::Array(ts)) => ts.iter().any(|t| t == name),
+        _ => false,
+    };
+    let (text, object) = (has_type("string"), has_type("object"));
+    if text
+        && !["enum", "format", "pattern"]
+            .iter()
+            .any(|k| map.contains_key(*k))
+    {
+        map.insert("pattern".into(), json!(NO_NUL));
+    }
+    if object {
+        map.entry("propertyNames")
+            .or_insert_with(|| json!({"pattern": NO_NUL}));
+        map.entry("additionalProperties")
+            .or_insert_with(|| json!({"$ref": "#/components/schemas/JsonWithoutNul"}));
+    }
+    if let Some(Value::Object(properties)) = map.get_mut("properties") {
+        properties.values_mut().for_each(forbid_nul);
+    }
+    for key in ["items", "additionalProperties"] {
+        if let Some(inner) = map.get_mut(key) {
+            forbid_nul(inner);
+        }
+    }
+    for key in ["oneOf", "anyOf", "allOf"] {
+        if let Some(Value::Array(list)) = map.get_mut(key) {
+            list.iter_mut().for_each(forbid_nul);
         }
     }
 }
