@@ -138,10 +138,12 @@ fn error_response(description: &str, headers: &[&str]) -> Value {
     response
 }
 
+/// The headers of every API response.
 fn trace_headers() -> Value {
     json!({
         "Request-Id": {"$ref": "#/components/headers/Request-Id"},
         "Correlation-Id": {"$ref": "#/components/headers/Correlation-Id"},
+        "Cache-Control": {"$ref": "#/components/headers/Cache-Control"},
     })
 }
 
@@ -175,6 +177,7 @@ fn add_components(doc: &mut Value) {
     components["headers"] = json!({
         "Request-Id": {"description": "The request's `Request-Id`, echoed.", "schema": {"type": "string"}},
         "Correlation-Id": {"description": "The request's `Correlation-Id`, echoed.", "schema": {"type": "string"}},
+        "Cache-Control": {"description": "`no-store`: API responses are never cached.", "schema": {"type": "string"}},
         "Idempotent-Replayed": {
             "description": "`true` when this response is a replay of an earlier one with the same `Idempotency-Key`.",
             "schema": {"type": "string", "enum": ["true"]},
@@ -192,6 +195,7 @@ fn add_components(doc: &mut Value) {
         "Forbidden": error_response("`Straddle-Account-Id` names an account that is not an embedded account of yours, or the account may not unmask.", &[]),
         "NotFound": error_response("No such resource in the account's scope.", &[]),
         "Conflict": error_response("The `Idempotency-Key` was used for a different request, or a request with it is still running.", &["x-should-retry"]),
+        "RequestTimeout": error_response("The request body did not arrive in time.", &[]),
         "PayloadTooLarge": error_response(&format!("The request body is larger than {MAX_BODY_BYTES} bytes."), &[]),
         "TooManyRequests": error_response("The platform exceeded its rate limit.", &["Retry-After", "Retry-After-Ms"]),
         "Unavailable": error_response("The service is briefly unavailable; retry.", &["x-should-retry"]),
@@ -302,8 +306,9 @@ fn complete_operation(path: &str, method: &str, operation: &mut Value, optional_
             .expect("response")
             .entry("headers")
             .or_insert_with(|| json!({}));
-        headers["Request-Id"] = trace_headers()["Request-Id"].clone();
-        headers["Correlation-Id"] = trace_headers()["Correlation-Id"].clone();
+        for (name, header) in trace_headers().as_object().expect("headers") {
+            headers[name] = header.clone();
+        }
         if writes && status.starts_with('2') {
             headers["Idempotent-Replayed"] =
                 json!({"$ref": "#/components/headers/Idempotent-Replayed"});
@@ -320,7 +325,11 @@ fn complete_operation(path: &str, method: &str, operation: &mut Value, optional_
         shared.push(("404", "NotFound"));
     }
     if writes {
-        shared.extend([("409", "Conflict"), ("413", "PayloadTooLarge")]);
+        shared.extend([
+            ("408", "RequestTimeout"),
+            ("409", "Conflict"),
+            ("413", "PayloadTooLarge"),
+        ]);
     }
     for (status, name) in shared {
         let reference = json!({"$ref": format!("#/components/responses/{name}")});

@@ -120,7 +120,7 @@ async fn shared_statuses_and_headers_are_documented_on_every_operation() {
         let responses = operation["responses"].as_object().unwrap();
         let mut statuses = vec!["400", "401", "403", "429", "503"];
         if method != "get" {
-            statuses.extend(["409", "413"]);
+            statuses.extend(["408", "409", "413"]);
         }
         if path.contains("{id}") {
             statuses.push("404");
