@@ -50,6 +50,30 @@ ensure_python_venv() {
     .venv/bin/python -m pip install -q --disable-pip-version-check -r tests/conformance/requirements.txt
 }
 
+# A virtualenv VENV with the packages of REQUIREMENTS (python3-venv is
+# installed by ensure_python_venv).
+ensure_venv() {
+    local venv="$1" requirements="$2"
+    [ -x "$venv/bin/python" ] || python3 -m venv "$venv"
+    "$venv/bin/python" -m pip install -q --disable-pip-version-check -r "$requirements"
+}
+
+# Schemathesis against a live server: on a fresh SQLite file, then on a
+# fresh PostgreSQL database when PG_URL answers (arguments: "sqlite" or "pg").
+fuzz_openapi() {
+    if [ "$1" = sqlite ]; then
+        local dir; dir="$(mktemp -d)"
+        echo "==> Schemathesis on SQLite"
+        scripts/fuzz-openapi.sh "sqlite://$dir/fuzz.db"
+        rm -rf "$dir"
+    else
+        local name="straddle_test_fuzz_$$"
+        psql "$PG_URL" -qc "CREATE DATABASE $name"
+        echo "==> Schemathesis on PostgreSQL"
+        scripts/fuzz-openapi.sh "${PG_URL%/*}/$name"
+    fi
+}
+
 # Drops databases left behind by interrupted PostgreSQL test runs.
 drop_stale_test_databases() {
     command -v psql >/dev/null 2>&1 || return 0
@@ -67,6 +91,11 @@ env -u STRADDLE_TEST_DATABASE_URL cargo test --workspace --locked
 ensure_python_venv
 echo "==> Python SDK (straddle==0.5.0) conformance on SQLite"
 env -u STRADDLE_TEST_DATABASE_URL .venv/bin/python -m pytest -q tests/conformance
+ensure_venv .venv-sdk1 tests/conformance/requirements-sdk1.txt
+echo "==> Python SDK (straddle==1.0.5) conformance on SQLite"
+env -u STRADDLE_TEST_DATABASE_URL .venv-sdk1/bin/python -m pytest -q tests/conformance
+ensure_venv .venv-openapi tests/openapi/requirements.txt
+fuzz_openapi sqlite
 
 if pg_answers || start_or_install_postgres; then
     drop_stale_test_databases
@@ -74,6 +103,9 @@ if pg_answers || start_or_install_postgres; then
     STRADDLE_TEST_DATABASE_URL="$PG_URL" cargo test --workspace --locked
     echo "==> Python SDK conformance on PostgreSQL"
     STRADDLE_TEST_DATABASE_URL="$PG_URL" .venv/bin/python -m pytest -q tests/conformance
+    echo "==> Python SDK (straddle==1.0.5) conformance on PostgreSQL"
+    STRADDLE_TEST_DATABASE_URL="$PG_URL" .venv-sdk1/bin/python -m pytest -q tests/conformance
+    fuzz_openapi pg
     drop_stale_test_databases
 else
     cat >&2 <<MSG

@@ -15,6 +15,8 @@ import uuid
 import httpx
 import straddle
 
+from sdk import PaykeyObject
+
 # --- known values ---------------------------------------------------------------
 
 BOFA_ROUTING = "026009593"  # F2
@@ -158,13 +160,13 @@ def paykey_ids(page) -> list[str]:
 def simulate_return(client: straddle.Straddle, paykey_id: str, code: str = "R29"):
     """Sandbox only: `POST /v1/sandbox/paykeys/{id}/simulate_return`."""
     return client.post(
-        f"/v1/sandbox/paykeys/{paykey_id}/simulate_return", body={"code": code}, cast_to=straddle.types.PaykeyV1
+        f"/v1/sandbox/paykeys/{paykey_id}/simulate_return", body={"code": code}, cast_to=PaykeyObject
     )
 
 
 def unblock(client: straddle.Straddle, paykey_id: str, **body):
     """`PATCH /v1/paykeys/{id}/unblock` (in the API, not in SDK 0.5.0)."""
-    return client.patch(f"/v1/paykeys/{paykey_id}/unblock", body=body, cast_to=straddle.types.PaykeyV1)
+    return client.patch(f"/v1/paykeys/{paykey_id}/unblock", body=body, cast_to=PaykeyObject)
 
 
 def post_raw(client: straddle.Straddle, path: str, body: dict) -> httpx.Response:

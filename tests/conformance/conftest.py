@@ -2,7 +2,8 @@
 
 The suite drives the real binary: `admin` subcommands create accounts and keys,
 `serve` runs the API on a free port. Every client validates responses strictly,
-so any response the SDK 0.5.0 types cannot parse fails the test.
+so any response the SDK's types cannot parse fails the test. The suite runs with
+`straddle==0.5.0` (.venv) and `straddle==1.0.5` (.venv-sdk1); see sdk.py.
 
 Environment:
     STRADDLE_BIN                 server binary (default: <repo>/target/debug/straddle)
@@ -25,6 +26,8 @@ from pathlib import Path
 
 import pytest
 import straddle
+
+import sdk
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_BINARY = REPO_ROOT / "target" / "debug" / "straddle"
@@ -51,7 +54,7 @@ class Server:
 
     def connect(self, api_key: str) -> straddle.Straddle:
         """An SDK client for this server that validates every response strictly."""
-        return straddle.Straddle(
+        return sdk.connect(
             api_key=api_key,
             base_url=self.base_url,
             _strict_response_validation=True,

@@ -16,7 +16,9 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 import straddle
-from straddle.types.customer_summary_paged_v1 import CustomerSummaryPagedV1
+
+import sdk
+from sdk import CustomerSummaryPage as CustomerSummaryPagedV1
 
 DEVICE_IP = "203.0.113.7"
 ADDRESS = {"address1": "123 Main St", "city": "Pawnee", "state": "IN", "zip": "46001"}
@@ -399,9 +401,11 @@ def test_a_page_past_the_end_is_empty(client):
     page = client.customers.list(name=tag, page_number=5)
 
     assert page.data == []
-    assert not page.has_next_page()
+    if not sdk.IS_1X:  # 1.0.5 has no auto-pagination
+        assert not page.has_next_page()
 
 
+@pytest.mark.skipif(sdk.IS_1X, reason="straddle 1.0.5 has no auto-pagination")
 def test_iterating_a_list_walks_through_every_page(client):
     tag = unique_tag()
     created = create_named(client, *(f"Customer {letter} {tag}" for letter in "ABCDE"))

@@ -17,7 +17,9 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 import straddle
-from straddle.types.paykey_summary_paged_v1 import PaykeySummaryPagedV1
+
+import sdk
+from sdk import PaykeySummaryPage as PaykeySummaryPagedV1
 
 from bridge_helpers import (
     BOFA_ROUTING,
@@ -200,7 +202,8 @@ def test_list_pages_through_results_with_page_number_and_page_size(client):
     pages = [client.paykeys.list(customer_id=customer_id, page_size=2, page_number=n) for n in (1, 2, 3, 4)]
 
     assert [paykey_ids(page) for page in pages] == [newest_first[0:2], newest_first[2:4], newest_first[4:], []]
-    assert not pages[3].has_next_page()
+    if not sdk.IS_1X:  # 1.0.5 has no auto-pagination
+        assert not pages[3].has_next_page()
 
 
 def test_list_meta_carries_every_paging_field(client):
@@ -218,6 +221,7 @@ def test_list_meta_carries_every_paging_field(client):
     assert (meta.sort_by, meta.sort_order) == ("created_at", "desc")
 
 
+@pytest.mark.skipif(sdk.IS_1X, reason="straddle 1.0.5 has no auto-pagination")
 def test_iterating_a_list_walks_through_every_page(client):
     customer_id = new_customer(client)
     created = link_several(client, customer_id, 5)

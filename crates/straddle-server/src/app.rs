@@ -11,7 +11,6 @@ use axum::routing::get;
 use axum::{middleware, Json, Router};
 use tokio::net::TcpListener;
 use tower_http::catch_panic::CatchPanicLayer;
-use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 
 use crate::clock::Clock;
@@ -31,42 +30,10 @@ use crate::storage::db::Db;
 use crate::write::pipeline::Pipeline;
 use crate::{bridge, customers, jobs, metrics, paykeys, widget};
 
-#[derive(OpenApi)]
-#[openapi(
-    info(title = "Straddle Bridge API (self-hosted)", description = "Customers, Bridge linking and paykeys."),
-    components(schemas(straddle_types::ErrorResponse)),
-    modifiers(&BearerAuth)
-)]
-struct ApiDoc;
-
-struct BearerAuth;
-
-impl utoipa::Modify for BearerAuth {
-    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
-        use utoipa::openapi::security::{
-            HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme,
-        };
-        let components = openapi.components.get_or_insert_with(Default::default);
-        components.add_security_scheme(
-            "bearer",
-            SecurityScheme::Http(
-                HttpBuilder::new()
-                    .scheme(HttpAuthScheme::Bearer)
-                    .bearer_format("JWT")
-                    .build(),
-            ),
-        );
-        openapi.security = Some(vec![SecurityRequirement::new(
-            "bearer",
-            Vec::<String>::new(),
-        )]);
-    }
-}
-
 /// Builds the full router: API routes behind authentication, the OpenAPI
 /// document, health, and envelope-shaped 404/405 for everything else.
 pub fn router(state: AppState) -> Router {
-    let (api, openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi())
+    let (api, openapi) = OpenApiRouter::with_openapi(crate::openapi::base())
         .merge(customers::routes::router())
         .merge(bridge::routes::router())
         .merge(paykeys::routes::router())
@@ -74,7 +41,7 @@ pub fn router(state: AppState) -> Router {
     let api = api
         .route_layer(middleware::from_fn_with_state(state.clone(), authenticate))
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed });
-    let openapi = Arc::new(openapi);
+    let openapi = Arc::new(crate::openapi::finish(openapi));
     Router::new()
         .merge(api)
         .merge(widget::router())

@@ -66,7 +66,7 @@ pub fn is_email(text: &str) -> bool {
         return false;
     };
     !local.is_empty()
-        && text.len() <= 254
+        && text.chars().count() <= 254
         && !text.chars().any(char::is_whitespace)
         && !domain.contains('@')
         && domain.split('.').count() >= 2

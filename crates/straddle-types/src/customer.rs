@@ -76,15 +76,20 @@ pub struct CustomerConfig {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct Address {
     /// Street line 1 (≤ 100 characters).
+    #[schema(max_length = 100)]
     pub address1: String,
     /// Street line 2 (≤ 100 characters).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(max_length = 100)]
     pub address2: Option<String>,
     /// City (≤ 100 characters).
+    #[schema(max_length = 100)]
     pub city: String,
     /// Two-letter state code.
+    #[schema(pattern = "^[A-Za-z]{2}$")]
     pub state: String,
-    /// ZIP code: 5 or 9 digits.
+    /// ZIP code: 5 or 9 digits (`12345`, `123456789` or `12345-6789`).
+    #[schema(pattern = "^([0-9]{5}|[0-9]{9}|[0-9]{5}-[0-9]{4})$")]
     pub zip: String,
 }
 
@@ -151,13 +156,16 @@ impl std::fmt::Debug for ComplianceProfile {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct CustomerCreateRequest {
     /// Full name or business name.
+    #[schema(max_length = 255)]
     pub name: String,
     /// Individual or business.
     #[serde(rename = "type")]
     pub customer_type: CustomerType,
     /// Email address.
+    #[schema(max_length = 254)]
     pub email: String,
     /// Phone number in E.164 format.
+    #[schema(pattern = r"^\+[1-9][0-9]{6,14}$")]
     pub phone: String,
     /// Registration device.
     pub device: Device,
@@ -172,6 +180,7 @@ pub struct CustomerCreateRequest {
     pub config: Option<CustomerConfig>,
     /// Your identifier for this customer.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(max_length = 255)]
     pub external_id: Option<String>,
     /// Your key/value pairs.
     #[serde(
@@ -186,10 +195,13 @@ pub struct CustomerCreateRequest {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct CustomerUpdateRequest {
     /// Full name or business name.
+    #[schema(max_length = 255)]
     pub name: String,
     /// Email address.
+    #[schema(max_length = 254)]
     pub email: String,
     /// Phone number in E.164 format.
+    #[schema(pattern = r"^\+[1-9][0-9]{6,14}$")]
     pub phone: String,
     /// Registration device.
     pub device: Device,
@@ -203,6 +215,7 @@ pub struct CustomerUpdateRequest {
     pub compliance_profile: Option<ComplianceProfile>,
     /// Your identifier for this customer.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(max_length = 255)]
     pub external_id: Option<String>,
     /// Your key/value pairs.
     #[serde(
@@ -315,9 +328,11 @@ pub struct CustomerListQuery {
     pub search_text: Option<String>,
     /// Page, from 1.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[param(minimum = 1, maximum = 2147483647)]
     pub page_number: Option<u32>,
     /// Items per page, 1–1000 (default 100).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[param(minimum = 1, maximum = 1000)]
     pub page_size: Option<u32>,
     /// Sort field.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -327,11 +342,11 @@ pub struct CustomerListQuery {
     pub sort_order: Option<SortOrder>,
     /// Statuses, comma-separated.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[param(value_type = Option<String>)]
+    #[param(value_type = Option<Vec<CustomerStatus>>, style = Form, explode = false)]
     pub status: Option<String>,
     /// Customer types, comma-separated.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[param(value_type = Option<String>)]
+    #[param(value_type = Option<Vec<CustomerType>>, style = Form, explode = false)]
     pub types: Option<String>,
 }
 

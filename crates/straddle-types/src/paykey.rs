@@ -321,9 +321,11 @@ pub struct PaykeyListQuery {
     pub search_text: Option<String>,
     /// Page, from 1.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[param(minimum = 1, maximum = 2147483647)]
     pub page_number: Option<u32>,
     /// Items per page, 1–1000 (default 100).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[param(minimum = 1, maximum = 1000)]
     pub page_size: Option<u32>,
     /// Sort field.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -333,11 +335,11 @@ pub struct PaykeyListQuery {
     pub sort_order: Option<SortOrder>,
     /// Sources, comma-separated.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[param(value_type = Option<String>)]
+    #[param(value_type = Option<Vec<PaykeySource>>, style = Form, explode = false)]
     pub source: Option<String>,
     /// Statuses, comma-separated.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[param(value_type = Option<String>)]
+    #[param(value_type = Option<Vec<PaykeyStatus>>, style = Form, explode = false)]
     pub status: Option<String>,
     /// `true`: blocked and eligible for unblock; `false`: blocked and not eligible.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -381,6 +383,7 @@ pub struct PaykeyUnblockRequest {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct SimulateReturnRequest {
     /// ACH return code: `R29` (eligible for unblock), or `R01`, `R02`, `R03`, `R04`, `R16`.
+    #[schema(pattern = "^R(01|02|03|04|16|29)$")]
     pub code: String,
 }
 
@@ -422,6 +425,7 @@ pub struct AccountValidation {
 
 /// The checks of a paykey verification.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, ToSchema)]
+#[schema(as = PaykeyVerificationBreakdown)]
 pub struct VerificationBreakdown {
     /// Account validation.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -468,6 +472,7 @@ pub struct BridgeInitializeRequest {
     pub config: Option<PaykeyConfig>,
     /// Your identifier for that paykey.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(max_length = 255)]
     pub external_id: Option<String>,
 }
 
@@ -489,9 +494,11 @@ impl std::fmt::Debug for BridgeToken {
 pub struct BankAccountLinkRequest {
     /// The account owner.
     pub customer_id: Uuid,
-    /// Nine-digit ABA routing number.
+    /// Nine-digit ABA routing number; its check digit must be valid.
+    #[schema(pattern = "^[0-9]{9}$")]
     pub routing_number: String,
     /// Account number, 4–17 digits.
+    #[schema(pattern = "^[0-9]{4,17}$")]
     pub account_number: String,
     /// Checking or savings.
     pub account_type: AccountType,
@@ -500,6 +507,7 @@ pub struct BankAccountLinkRequest {
     pub config: Option<PaykeyConfig>,
     /// Your identifier for the paykey.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(max_length = 255)]
     pub external_id: Option<String>,
     /// Your key/value pairs.
     #[serde(
@@ -533,6 +541,7 @@ pub struct PlaidLinkRequest {
     pub config: Option<PaykeyConfig>,
     /// Your identifier for the paykey.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(max_length = 255)]
     pub external_id: Option<String>,
     /// Your key/value pairs.
     #[serde(
@@ -557,9 +566,11 @@ impl std::fmt::Debug for PlaidLinkRequest {
 pub struct TanLinkRequest {
     /// The account owner.
     pub customer_id: Uuid,
-    /// Nine-digit ABA routing number.
+    /// Nine-digit ABA routing number; its check digit must be valid.
+    #[schema(pattern = "^[0-9]{9}$")]
     pub routing_number: String,
-    /// Tokenized account number.
+    /// Tokenized account number, 4–17 digits.
+    #[schema(pattern = "^[0-9]{4,17}$")]
     pub tan: String,
     /// Checking or savings.
     pub account_type: AccountType,
@@ -568,6 +579,7 @@ pub struct TanLinkRequest {
     pub config: Option<PaykeyConfig>,
     /// Your identifier for the paykey.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(max_length = 255)]
     pub external_id: Option<String>,
     /// Your key/value pairs.
     #[serde(
@@ -599,12 +611,14 @@ pub struct QuilttLinkRequest {
         alias = "quiltt_processor_token",
         skip_serializing_if = "Option::is_none"
     )]
+    #[schema(value_type = String, required = true)]
     pub quiltt_token: Option<String>,
     /// Processing options.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub config: Option<PaykeyConfig>,
     /// Your identifier for the paykey.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(max_length = 255)]
     pub external_id: Option<String>,
     /// Your key/value pairs.
     #[serde(

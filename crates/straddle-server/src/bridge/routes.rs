@@ -36,8 +36,8 @@ pub fn router() -> OpenApiRouter<AppState> {
 }
 
 /// Create a Bridge widget session token.
-#[utoipa::path(post, path = "/v1/bridge/initialize", tag = "bridge", request_body = BridgeInitializeRequest,
-    responses((status = 200, body = ObjectResponse<BridgeToken>), (status = 404, body = ErrorResponse)))]
+#[utoipa::path(post, path = "/v1/bridge/initialize", operation_id = "bridge.create_token", tag = "bridge", request_body = BridgeInitializeRequest,
+    responses((status = 200, body = ObjectResponse<BridgeToken>), (status = 422, body = ErrorResponse)))]
 async fn initialize(
     State(state): State<AppState>,
     caller: Caller,
@@ -59,8 +59,8 @@ async fn initialize(
 }
 
 /// Link a bank account from typed-in routing and account numbers.
-#[utoipa::path(post, path = "/v1/bridge/bank_account", tag = "bridge", request_body = BankAccountLinkRequest,
-    responses((status = 201, body = ObjectResponse<Paykey>), (status = 400, body = ErrorResponse)))]
+#[utoipa::path(post, path = "/v1/bridge/bank_account", operation_id = "bridge.create_bank_account_paykey", tag = "bridge", request_body = BankAccountLinkRequest,
+    responses((status = 201, body = ObjectResponse<Paykey>), (status = 422, body = ErrorResponse)))]
 async fn bank_account(
     State(state): State<AppState>,
     caller: Caller,
@@ -84,8 +84,8 @@ async fn bank_account(
 }
 
 /// Link a bank account with a tokenized account number.
-#[utoipa::path(post, path = "/v1/bridge/tan", tag = "bridge", request_body = TanLinkRequest,
-    responses((status = 201, body = ObjectResponse<Paykey>), (status = 400, body = ErrorResponse)))]
+#[utoipa::path(post, path = "/v1/bridge/tan", operation_id = "bridge.link.create_tan", tag = "bridge", request_body = TanLinkRequest,
+    responses((status = 201, body = ObjectResponse<Paykey>), (status = 422, body = ErrorResponse)))]
 async fn tan(
     State(state): State<AppState>,
     caller: Caller,
@@ -142,7 +142,7 @@ async fn link_typed(
 }
 
 /// Link a bank account with a Plaid processor token.
-#[utoipa::path(post, path = "/v1/bridge/plaid", tag = "bridge", request_body = PlaidLinkRequest,
+#[utoipa::path(post, path = "/v1/bridge/plaid", operation_id = "bridge.create_plaid_paykey", tag = "bridge", request_body = PlaidLinkRequest,
     responses((status = 201, body = ObjectResponse<Paykey>), (status = 422, body = ErrorResponse), (status = 502, body = ErrorResponse)))]
 async fn plaid(
     State(state): State<AppState>,
@@ -192,7 +192,7 @@ async fn plaid(
 }
 
 /// Link a bank account with a Quiltt processor token.
-#[utoipa::path(post, path = "/v1/bridge/quiltt", tag = "bridge", request_body = QuilttLinkRequest,
+#[utoipa::path(post, path = "/v1/bridge/quiltt", operation_id = "bridge.create_quiltt_paykey", tag = "bridge", request_body = QuilttLinkRequest,
     responses((status = 201, body = ObjectResponse<Paykey>), (status = 422, body = ErrorResponse), (status = 502, body = ErrorResponse)))]
 async fn quiltt(
     State(state): State<AppState>,

@@ -31,8 +31,8 @@ pub fn router() -> OpenApiRouter<AppState> {
 }
 
 /// Create a customer.
-#[utoipa::path(post, path = "/v1/customers", tag = "customers", request_body = CustomerCreateRequest,
-    responses((status = 201, body = ObjectResponse<Customer>), (status = 400, body = ErrorResponse)))]
+#[utoipa::path(post, path = "/v1/customers", operation_id = "customers.create", tag = "customers", request_body = CustomerCreateRequest,
+    responses((status = 201, body = ObjectResponse<Customer>)))]
 async fn create(
     State(state): State<AppState>,
     caller: Caller,
@@ -50,9 +50,9 @@ async fn create(
 }
 
 /// Replace a customer's details.
-#[utoipa::path(put, path = "/v1/customers/{id}", tag = "customers", request_body = CustomerUpdateRequest,
+#[utoipa::path(put, path = "/v1/customers/{id}", operation_id = "customers.update", tag = "customers", request_body = CustomerUpdateRequest,
     params(("id" = uuid::Uuid, Path)),
-    responses((status = 200, body = ObjectResponse<Customer>), (status = 404, body = ErrorResponse)))]
+    responses((status = 200, body = ObjectResponse<Customer>)))]
 async fn update(
     State(state): State<AppState>,
     caller: Caller,
@@ -72,8 +72,8 @@ async fn update(
 }
 
 /// Delete a customer permanently.
-#[utoipa::path(delete, path = "/v1/customers/{id}", tag = "customers", params(("id" = uuid::Uuid, Path)),
-    responses((status = 200, body = ObjectResponse<Customer>), (status = 404, body = ErrorResponse)))]
+#[utoipa::path(delete, path = "/v1/customers/{id}", operation_id = "customers.delete", tag = "customers", params(("id" = uuid::Uuid, Path)),
+    responses((status = 200, body = ObjectResponse<Customer>)))]
 async fn delete(
     State(state): State<AppState>,
     caller: Caller,
@@ -88,8 +88,8 @@ async fn delete(
 }
 
 /// Get a customer (PII masked).
-#[utoipa::path(get, path = "/v1/customers/{id}", tag = "customers", params(("id" = uuid::Uuid, Path)),
-    responses((status = 200, body = ObjectResponse<Customer>), (status = 404, body = ErrorResponse)))]
+#[utoipa::path(get, path = "/v1/customers/{id}", operation_id = "customers.retrieve", tag = "customers", params(("id" = uuid::Uuid, Path)),
+    responses((status = 200, body = ObjectResponse<Customer>)))]
 async fn get(
     State(state): State<AppState>,
     caller: Caller,
@@ -101,8 +101,8 @@ async fn get(
 }
 
 /// Get a customer with PII in the clear (accounts allowed to unmask only).
-#[utoipa::path(get, path = "/v1/customers/{id}/unmasked", tag = "customers", params(("id" = uuid::Uuid, Path)),
-    responses((status = 200, body = ObjectResponse<Customer>), (status = 403, body = ErrorResponse)))]
+#[utoipa::path(get, path = "/v1/customers/{id}/unmasked", operation_id = "customers.list_unmasked", tag = "customers", params(("id" = uuid::Uuid, Path)),
+    responses((status = 200, body = ObjectResponse<Customer>)))]
 async fn unmasked(
     State(state): State<AppState>,
     caller: Caller,
@@ -115,8 +115,8 @@ async fn unmasked(
 }
 
 /// List customers.
-#[utoipa::path(get, path = "/v1/customers", tag = "customers", params(CustomerListQuery),
-    responses((status = 200, body = ArrayResponse<CustomerSummary>), (status = 400, body = ErrorResponse)))]
+#[utoipa::path(get, path = "/v1/customers", operation_id = "customers.list", tag = "customers", params(CustomerListQuery),
+    responses((status = 200, body = ArrayResponse<CustomerSummary>)))]
 async fn list(
     State(state): State<AppState>,
     caller: Caller,
@@ -148,8 +148,8 @@ async fn list(
 }
 
 /// Get a customer's identity verification result.
-#[utoipa::path(get, path = "/v1/customers/{id}/review", tag = "customers", params(("id" = uuid::Uuid, Path)),
-    responses((status = 200, body = ObjectResponse<CustomerReview>), (status = 404, body = ErrorResponse)))]
+#[utoipa::path(get, path = "/v1/customers/{id}/review", operation_id = "customers.review.list", tag = "customers", params(("id" = uuid::Uuid, Path)),
+    responses((status = 200, body = ObjectResponse<CustomerReview>)))]
 async fn review(
     State(state): State<AppState>,
     caller: Caller,
@@ -161,7 +161,7 @@ async fn review(
 }
 
 /// Decide a customer in manual review.
-#[utoipa::path(patch, path = "/v1/customers/{id}/review", tag = "customers",
+#[utoipa::path(patch, path = "/v1/customers/{id}/review", operation_id = "customers.review.set_verification_decision", tag = "customers",
     request_body = CustomerReviewDecisionRequest, params(("id" = uuid::Uuid, Path)),
     responses((status = 200, body = ObjectResponse<Customer>), (status = 422, body = ErrorResponse)))]
 async fn decide_review(
@@ -182,7 +182,7 @@ async fn decide_review(
 }
 
 /// Run identity verification again.
-#[utoipa::path(put, path = "/v1/customers/{id}/refresh_review", tag = "customers", params(("id" = uuid::Uuid, Path)),
+#[utoipa::path(put, path = "/v1/customers/{id}/refresh_review", operation_id = "customers.refresh_review", tag = "customers", params(("id" = uuid::Uuid, Path)),
     responses((status = 202, body = ObjectResponse<Customer>), (status = 422, body = ErrorResponse)))]
 async fn refresh_review(
     State(state): State<AppState>,

@@ -35,8 +35,8 @@ pub fn router() -> OpenApiRouter<AppState> {
 }
 
 /// List paykeys.
-#[utoipa::path(get, path = "/v1/paykeys", tag = "paykeys", params(PaykeyListQuery),
-    responses((status = 200, body = ArrayResponse<PaykeySummary>), (status = 400, body = ErrorResponse)))]
+#[utoipa::path(get, path = "/v1/paykeys", operation_id = "paykeys.list", tag = "paykeys", params(PaykeyListQuery),
+    responses((status = 200, body = ArrayResponse<PaykeySummary>)))]
 async fn list(
     State(state): State<AppState>,
     caller: Caller,
@@ -68,8 +68,8 @@ async fn list(
 }
 
 /// Get a paykey (token and account number masked).
-#[utoipa::path(get, path = "/v1/paykeys/{id}", tag = "paykeys", params(("id" = uuid::Uuid, Path)),
-    responses((status = 200, body = ObjectResponse<Paykey>), (status = 404, body = ErrorResponse)))]
+#[utoipa::path(get, path = "/v1/paykeys/{id}", operation_id = "paykeys.retrieve", tag = "paykeys", params(("id" = uuid::Uuid, Path)),
+    responses((status = 200, body = ObjectResponse<Paykey>)))]
 async fn get(
     State(state): State<AppState>,
     caller: Caller,
@@ -81,8 +81,8 @@ async fn get(
 }
 
 /// Get a paykey with its full token and account number (accounts allowed to unmask only).
-#[utoipa::path(get, path = "/v1/paykeys/{id}/unmasked", tag = "paykeys", params(("id" = uuid::Uuid, Path)),
-    responses((status = 200, body = ObjectResponse<Paykey>), (status = 403, body = ErrorResponse)))]
+#[utoipa::path(get, path = "/v1/paykeys/{id}/unmasked", operation_id = "paykeys.list_unmasked", tag = "paykeys", params(("id" = uuid::Uuid, Path)),
+    responses((status = 200, body = ObjectResponse<Paykey>)))]
 async fn unmasked(
     State(state): State<AppState>,
     caller: Caller,
@@ -97,8 +97,8 @@ async fn unmasked(
 }
 
 /// Get a paykey with its full token.
-#[utoipa::path(get, path = "/v1/paykeys/{id}/reveal", tag = "paykeys", params(("id" = uuid::Uuid, Path)),
-    responses((status = 200, body = ObjectResponse<Paykey>), (status = 404, body = ErrorResponse)))]
+#[utoipa::path(get, path = "/v1/paykeys/{id}/reveal", operation_id = "paykeys.reveal", tag = "paykeys", params(("id" = uuid::Uuid, Path)),
+    responses((status = 200, body = ObjectResponse<Paykey>)))]
 async fn reveal(
     State(state): State<AppState>,
     caller: Caller,
@@ -112,7 +112,7 @@ async fn reveal(
 }
 
 /// Cancel a paykey (it becomes `inactive`).
-#[utoipa::path(put, path = "/v1/paykeys/{id}/cancel", tag = "paykeys", request_body = PaykeyCancelRequest,
+#[utoipa::path(put, path = "/v1/paykeys/{id}/cancel", operation_id = "paykeys.cancel", tag = "paykeys", request_body = PaykeyCancelRequest,
     params(("id" = uuid::Uuid, Path)),
     responses((status = 200, body = ObjectResponse<Paykey>), (status = 422, body = ErrorResponse)))]
 async fn cancel(
@@ -133,7 +133,7 @@ async fn cancel(
 }
 
 /// Fetch the balance again (202; completes in the background).
-#[utoipa::path(put, path = "/v1/paykeys/{id}/refresh_balance", tag = "paykeys", params(("id" = uuid::Uuid, Path)),
+#[utoipa::path(put, path = "/v1/paykeys/{id}/refresh_balance", operation_id = "paykeys.refresh_balance", tag = "paykeys", params(("id" = uuid::Uuid, Path)),
     responses((status = 202, body = ObjectResponse<Paykey>), (status = 422, body = ErrorResponse)))]
 async fn refresh_balance(
     State(state): State<AppState>,
@@ -151,8 +151,8 @@ async fn refresh_balance(
 }
 
 /// Get a paykey's verification result.
-#[utoipa::path(get, path = "/v1/paykeys/{id}/review", tag = "paykeys", params(("id" = uuid::Uuid, Path)),
-    responses((status = 200, body = ObjectResponse<PaykeyReview>), (status = 404, body = ErrorResponse)))]
+#[utoipa::path(get, path = "/v1/paykeys/{id}/review", operation_id = "paykeys.review.list", tag = "paykeys", params(("id" = uuid::Uuid, Path)),
+    responses((status = 200, body = ObjectResponse<PaykeyReview>)))]
 async fn review(
     State(state): State<AppState>,
     caller: Caller,
@@ -168,7 +168,7 @@ async fn review(
 }
 
 /// Decide a paykey in manual review.
-#[utoipa::path(patch, path = "/v1/paykeys/{id}/review", tag = "paykeys", request_body = PaykeyReviewDecisionRequest,
+#[utoipa::path(patch, path = "/v1/paykeys/{id}/review", operation_id = "paykeys.review.set_verification_decision", tag = "paykeys", request_body = PaykeyReviewDecisionRequest,
     params(("id" = uuid::Uuid, Path)),
     responses((status = 200, body = ObjectResponse<Paykey>), (status = 422, body = ErrorResponse)))]
 async fn decide_review(
@@ -189,7 +189,7 @@ async fn decide_review(
 }
 
 /// Run verification again (202).
-#[utoipa::path(put, path = "/v1/paykeys/{id}/refresh_review", tag = "paykeys", params(("id" = uuid::Uuid, Path)),
+#[utoipa::path(put, path = "/v1/paykeys/{id}/refresh_review", operation_id = "paykeys.refresh_review", tag = "paykeys", params(("id" = uuid::Uuid, Path)),
     responses((status = 202, body = ObjectResponse<Paykey>), (status = 422, body = ErrorResponse)))]
 async fn refresh_review(
     State(state): State<AppState>,
@@ -207,7 +207,7 @@ async fn refresh_review(
 }
 
 /// Reactivate a paykey blocked by an R29 return (once).
-#[utoipa::path(patch, path = "/v1/paykeys/{id}/unblock", tag = "paykeys", request_body = PaykeyUnblockRequest,
+#[utoipa::path(patch, path = "/v1/paykeys/{id}/unblock", operation_id = "paykeys.unblock", tag = "paykeys", request_body = PaykeyUnblockRequest,
     params(("id" = uuid::Uuid, Path)),
     responses((status = 200, body = ObjectResponse<Paykey>), (status = 422, body = ErrorResponse)))]
 async fn unblock(
@@ -228,9 +228,9 @@ async fn unblock(
 }
 
 /// Sandbox only: simulate an ACH return (`R29` and others) that blocks the paykey.
-#[utoipa::path(post, path = "/v1/sandbox/paykeys/{id}/simulate_return", tag = "sandbox",
+#[utoipa::path(post, path = "/v1/sandbox/paykeys/{id}/simulate_return", operation_id = "sandbox.paykeys.simulate_return", tag = "sandbox",
     request_body = SimulateReturnRequest, params(("id" = uuid::Uuid, Path)),
-    responses((status = 200, body = ObjectResponse<Paykey>), (status = 404, body = ErrorResponse)))]
+    responses((status = 200, body = ObjectResponse<Paykey>), (status = 422, body = ErrorResponse)))]
 async fn simulate_return(
     State(state): State<AppState>,
     caller: Caller,

@@ -11,6 +11,7 @@ mod helpers;
 mod idempotency;
 mod instances;
 mod operations;
+mod openapi;
 mod outages;
 mod paykeys;
 mod sdk;
