@@ -26,7 +26,7 @@ use crate::security::secrets::Secrets;
 use crate::state::AppState;
 use crate::storage::db::Db;
 use crate::write::pipeline::Pipeline;
-use crate::{bridge, customers, jobs, paykeys, widget};
+use crate::{bridge, customers, jobs, paykeys, webhooks, widget};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -67,6 +67,7 @@ pub fn router(state: AppState) -> Router {
         .merge(customers::routes::router())
         .merge(bridge::routes::router())
         .merge(paykeys::routes::router())
+        .merge(webhooks::routes::router())
         .split_for_parts();
     let api = api
         .route_layer(middleware::from_fn_with_state(state.clone(), authenticate))
@@ -166,11 +167,13 @@ impl Application {
             .await
             .map_err(|err| std::io::Error::other(err.to_string()))?;
         let worker = tokio::spawn(jobs::run(self.state.clone()));
+        let deliveries = tokio::spawn(webhooks::delivery::run(self.state.clone()));
         let app = router(self.state);
         let result = axum::serve(self.listener, app)
             .with_graceful_shutdown(shutdown)
             .await;
         worker.abort();
+        deliveries.abort();
         result
     }
 }
