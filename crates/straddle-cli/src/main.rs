@@ -2,6 +2,7 @@
 //! calls the API (`bridge`, `customers`, `paykeys`… through the SDK).
 
 mod api;
+mod serve_webhooks;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -103,6 +104,8 @@ struct ServeArgs {
     /// application_name (default: straddle-<pid>-<random>).
     #[arg(long, env = "STRADDLE_INSTANCE_ID")]
     instance_id: Option<String>,
+    #[command(flatten)]
+    webhooks: serve_webhooks::WebhookArgs,
 }
 
 /// PostgreSQL connections: pool size and the bounds on every wait.
@@ -345,6 +348,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     if let Some(instance_id) = args.instance_id {
         config.instance_id = instance_id;
     }
+    config.webhooks = args.webhooks.settings();
     let environment = config.environment;
     let app = Application::build(config, Arc::new(SystemClock)).await?;
     let secrets = Secrets::load_or_create(&args.storage.secrets_file())?;

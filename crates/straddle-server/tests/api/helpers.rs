@@ -93,6 +93,8 @@ pub struct Options {
     pub secrets_file: Option<PathBuf>,
     pub clock: Option<ManualClock>,
     pub production: bool,
+    /// Adjusts the configuration before the server starts.
+    pub configure: Option<fn(&mut Config)>,
 }
 
 impl Default for Options {
@@ -104,6 +106,7 @@ impl Default for Options {
             secrets_file: None,
             clock: None,
             production: false,
+            configure: None,
         }
     }
 }
@@ -161,6 +164,9 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
     config.key_cache_refresh = options.key_cache_refresh;
     if options.production {
         config.environment = straddle_server::Environment::Production;
+    }
+    if let Some(configure) = options.configure {
+        configure(&mut config);
     }
     let clock = options.clock.clone().unwrap_or_default();
     let app = Application::build(config, Arc::new(clock.clone()))

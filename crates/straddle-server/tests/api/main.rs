@@ -11,4 +11,5 @@ mod instances;
 mod outages;
 mod paykeys;
 mod sdk;
+mod webhooks;
 mod widget;
