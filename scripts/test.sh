@@ -50,6 +50,13 @@ ensure_python_venv() {
     .venv/bin/python -m pip install -q --disable-pip-version-check -r tests/conformance/requirements.txt
 }
 
+# The current official SDK (webhook verification) in a virtualenv of its own.
+ensure_python_venv_sdk1() {
+    [ -x .venv-sdk1/bin/python ] || python3 -m venv .venv-sdk1
+    .venv-sdk1/bin/python -m pip install -q --disable-pip-version-check \
+        -r tests/conformance/requirements-sdk1.txt "$(grep '^pytest==' tests/conformance/requirements.txt)"
+}
+
 # Drops databases left behind by interrupted PostgreSQL test runs.
 drop_stale_test_databases() {
     command -v psql >/dev/null 2>&1 || return 0
@@ -67,6 +74,9 @@ env -u STRADDLE_TEST_DATABASE_URL cargo test --workspace --locked
 ensure_python_venv
 echo "==> Python SDK (straddle==0.5.0) conformance on SQLite"
 env -u STRADDLE_TEST_DATABASE_URL .venv/bin/python -m pytest -q tests/conformance
+ensure_python_venv_sdk1
+echo "==> Python SDK (straddle[webhooks]==1.0.5) webhooks on SQLite"
+env -u STRADDLE_TEST_DATABASE_URL .venv-sdk1/bin/python -m pytest -q tests/conformance/test_webhooks_sdk1.py
 
 if pg_answers || start_or_install_postgres; then
     drop_stale_test_databases
@@ -74,6 +84,7 @@ if pg_answers || start_or_install_postgres; then
     STRADDLE_TEST_DATABASE_URL="$PG_URL" cargo test --workspace --locked
     echo "==> Python SDK conformance on PostgreSQL"
     STRADDLE_TEST_DATABASE_URL="$PG_URL" .venv/bin/python -m pytest -q tests/conformance
+    STRADDLE_TEST_DATABASE_URL="$PG_URL" .venv-sdk1/bin/python -m pytest -q tests/conformance/test_webhooks_sdk1.py
     drop_stale_test_databases
 else
     cat >&2 <<MSG
