@@ -26,10 +26,10 @@ use crate::write::pipeline::{Command, WriteContext};
 const TICK: Duration = Duration::from_millis(20);
 
 /// Most deliveries in flight on one instance.
-const MAX_IN_FLIGHT: usize = 128;
+const MAX_IN_FLIGHT: usize = 256;
 
 /// Most deliveries in flight to one endpoint.
-const PER_ENDPOINT: usize = 8;
+const PER_ENDPOINT: usize = 32;
 
 /// A claim outlasts the request timeout by this much.
 const LEASE_MARGIN: Duration = Duration::from_secs(5);
@@ -372,7 +372,7 @@ impl Command for RecordAttempt {
             )
             .await?;
             tx.execute(
-                "UPDATE webhook_endpoint SET failing_since = NULL WHERE endpoint_id = $1",
+                "UPDATE webhook_endpoint SET failing_since = NULL WHERE endpoint_id = $1 AND failing_since IS NOT NULL",
                 crate::args![endpoint_id],
             )
             .await?;
