@@ -712,3 +712,23 @@ async fn several_instances_deliver_each_event_once() {
     assert!(got.iter().all(|r| signed_by(&secret, r)));
     cluster.stop().await;
 }
+
+#[tokio::test]
+async fn a_slow_endpoint_does_not_delay_the_others() {
+    let app = spawn_app().await;
+    let slow = Receiver::start().await;
+    let fast = Receiver::start().await;
+    let changes = 40;
+    slow.plan((0..changes).map(|_| Answer::Hang(Duration::from_secs(30))));
+    endpoint(&app, json!({"url": slow.url})).await;
+    endpoint(&app, json!({"url": fast.url})).await;
+    for i in 0..changes {
+        let body = customer_body("Jean-Ralphio Saperstein", &format!("jr{i}@example.com"));
+        app.create_customer(&body).await;
+    }
+    // Well within the slow endpoint's hang: its requests hold only its own slots.
+    let got = fast.wait_for(changes).await;
+    assert_eq!(got.len(), changes);
+    assert!(!slow.received().is_empty());
+    app.stop().await;
+}
