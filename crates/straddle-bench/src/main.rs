@@ -10,8 +10,12 @@
 //! - `straddle-bench scale`: seeds `--customers` × `--paykeys-per-customer`
 //!   with `straddle admin seed`, then measures start-up, filtered lists,
 //!   search and get-by-id at that size, and bytes per paykey.
+//! - `straddle-bench webhooks`: events delivered per second to a local
+//!   receiver and commit-to-delivery latency (see `webhooks.rs`).
 //!
 //! `cargo build --release -p straddle-cli -p straddle-bench && target/release/straddle-bench`
+
+mod webhooks;
 
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
@@ -67,6 +71,8 @@ enum Mode {
         #[arg(long, default_value_t = 5)]
         paykeys_per_customer: u64,
     },
+    /// Webhook delivery: events/s to a local receiver, commit-to-delivery latency.
+    Webhooks,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -83,6 +89,9 @@ fn main() -> anyhow::Result<()> {
             customers,
             paykeys_per_customer,
         )),
+        Some(Mode::Webhooks) => {
+            runtime.block_on(webhooks::run(&cli.load, cli.instances, &cli.serve_args))
+        }
         None => runtime.block_on(throughput(&cli.load, cli.instances, &cli.serve_args)),
     }
 }

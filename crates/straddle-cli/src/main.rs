@@ -2,6 +2,7 @@
 //! calls the API (`bridge`, `customers`, `paykeys`… through the SDK).
 
 mod api;
+mod serve_webhooks;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -128,6 +129,8 @@ struct ServeArgs {
     /// Serve Prometheus metrics at http://ADDR/metrics (off unless given).
     #[arg(long, env = "STRADDLE_METRICS_ADDR")]
     metrics_addr: Option<std::net::SocketAddr>,
+    #[command(flatten)]
+    webhooks: serve_webhooks::WebhookArgs,
 }
 
 /// Client connections and the paths open without an API key: how long a
@@ -444,6 +447,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         config.instance_id = instance_id;
     }
     config.metrics_addr = args.metrics_addr;
+    config.webhooks = args.webhooks.settings();
     let environment = config.environment;
     let app = Application::build(config, Arc::new(SystemClock)).await?;
     let created = admin::bootstrap_if_empty(

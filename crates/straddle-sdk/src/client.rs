@@ -7,7 +7,7 @@ use std::time::Duration;
 use secrecy::{ExposeSecret, SecretString};
 
 use crate::error::{Error, Result};
-use crate::resources::{Bridge, Customers, Paykeys, Sandbox};
+use crate::resources::{Bridge, Customers, Paykeys, Sandbox, WebhookEndpoints};
 
 /// Environment variable read for the API key when none is given.
 pub const API_KEY_ENV: &str = "STRADDLE_API_KEY";
@@ -256,6 +256,11 @@ impl Client {
     /// Sandbox-only simulations.
     pub fn sandbox(&self) -> Sandbox<'_> {
         Sandbox::new(self)
+    }
+
+    /// Webhook endpoints (verify what they receive with [`crate::webhooks::Webhook`]).
+    pub fn webhook_endpoints(&self) -> WebhookEndpoints<'_> {
+        WebhookEndpoints::new(self)
     }
 }
 

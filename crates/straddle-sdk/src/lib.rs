@@ -46,10 +46,13 @@ mod request;
 mod resources;
 mod response;
 mod retry;
+pub mod webhooks;
 
 pub use client::{ApiKey, Client, ClientBuilder, Environment, API_KEY_ENV, BASE_URL_ENV};
 pub use error::{ApiError, Error, Result};
 pub use options::RequestOptions;
-pub use resources::{Bridge, CustomerReviews, Customers, Link, PaykeyReviews, Paykeys, Sandbox};
+pub use resources::{
+    Bridge, CustomerReviews, Customers, Link, PaykeyReviews, Paykeys, Sandbox, WebhookEndpoints,
+};
 pub use response::ApiResponse;
 pub use straddle_types as types;

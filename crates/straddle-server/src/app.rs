@@ -28,7 +28,7 @@ use crate::security::secrets::{check, SecretSources};
 use crate::state::AppState;
 use crate::storage::db::Db;
 use crate::write::pipeline::Pipeline;
-use crate::{bridge, customers, jobs, metrics, paykeys, widget};
+use crate::{bridge, customers, jobs, metrics, paykeys, webhooks, widget};
 
 /// Builds the full router: API routes behind authentication, the OpenAPI
 /// document, health, and envelope-shaped 404/405 for everything else.
@@ -37,6 +37,7 @@ pub fn router(state: AppState) -> Router {
         .merge(customers::routes::router())
         .merge(bridge::routes::router())
         .merge(paykeys::routes::router())
+        .merge(webhooks::routes::router())
         .split_for_parts();
     let api = api
         .route_layer(middleware::from_fn_with_state(state.clone(), authenticate))
@@ -213,12 +214,14 @@ impl Application {
             let app = metrics_router(self.state.clone());
             tokio::spawn(async move { axum::serve(listener, app).await })
         });
+        let deliveries = tokio::spawn(webhooks::delivery::run(self.state.clone()));
         let app = router(self.state);
         let result = server::serve(self.listener, app, limits, shutdown).await;
         worker.abort();
         if let Some(metrics) = metrics {
             metrics.abort();
         }
+        deliveries.abort();
         result
     }
 }

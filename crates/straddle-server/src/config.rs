@@ -71,6 +71,61 @@ pub struct Config {
     pub connections: ConnectionLimits,
     /// Limits of the widget API and of the sandbox bank sign-in.
     pub guard: GuardLimits,
+    /// Webhook delivery: retries, timeout, disabling, allowed hosts.
+    pub webhooks: WebhookSettings,
+}
+
+/// How webhooks are delivered.
+#[derive(Clone, Debug)]
+pub struct WebhookSettings {
+    /// Waits before each retry of a failed delivery (the first attempt is at once).
+    pub retry_schedule: Vec<Duration>,
+    /// How long an endpoint has to answer.
+    pub timeout: Duration,
+    /// An endpoint failing for this long without a success is disabled.
+    pub disable_after: Duration,
+    /// Hosts production servers may send to although they are internal.
+    pub allow_hosts: Vec<String>,
+}
+
+impl Default for WebhookSettings {
+    fn default() -> Self {
+        WebhookSettings {
+            retry_schedule: parse_durations("5s,5m,30m,2h,5h,10h,10h").unwrap_or_default(),
+            timeout: Duration::from_secs(15),
+            disable_after: Duration::from_secs(5 * 24 * 3600),
+            allow_hosts: vec![],
+        }
+    }
+}
+
+/// Parses a comma-separated list of durations such as `1s,2s,5m,2h,1d,500ms`.
+pub fn parse_durations(text: &str) -> Result<Vec<Duration>, String> {
+    text.split(',')
+        .map(str::trim)
+        .filter(|part| !part.is_empty())
+        .map(parse_duration)
+        .collect()
+}
+
+/// Parses one duration: a whole number and a unit (`ms`, `s`, `m`, `h`, `d`).
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .ok_or_else(|| format!("{text:?} has no unit (ms, s, m, h or d)"))?;
+    let (number, unit) = text.split_at(split);
+    let number: u64 = number
+        .parse()
+        .map_err(|_| format!("{text:?} does not start with a number"))?;
+    let seconds = match unit {
+        "ms" => return Ok(Duration::from_millis(number)),
+        "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86400,
+        _ => return Err(format!("{text:?} has an unknown unit (ms, s, m, h or d)")),
+    };
+    Ok(Duration::from_secs(number.saturating_mul(seconds)))
 }
 
 impl Config {
@@ -91,6 +146,7 @@ impl Config {
             instance_id: new_instance_id(),
             connections: ConnectionLimits::default(),
             guard: GuardLimits::default(),
+            webhooks: WebhookSettings::default(),
         }
     }
 

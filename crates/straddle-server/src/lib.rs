@@ -4,7 +4,7 @@
 //! Layers, from the bottom: `storage` and `security` (infrastructure),
 //! `state` (what handlers and jobs share), `write` (the pipeline every
 //! write command runs through), the features (`customers`, `paykeys`,
-//! `bridge`, `widget`, `accounts`), `jobs` (background work), `http`
+//! `bridge`, `widget`, `accounts`, `webhooks`), `jobs` (background work), `http`
 //! (extractors, envelopes, middleware) and `app` (router and serving).
 
 pub mod accounts;
@@ -26,6 +26,7 @@ pub mod state;
 pub mod storage;
 pub mod telemetry;
 pub mod validation;
+pub mod webhooks;
 pub mod widget;
 pub mod write;
 

@@ -6,6 +6,7 @@ pub mod common;
 pub mod customer;
 pub mod envelope;
 pub mod paykey;
+pub mod webhook;
 
 pub use common::{Metadata, Timestamp};
 pub use envelope::{

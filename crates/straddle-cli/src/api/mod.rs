@@ -12,6 +12,7 @@ mod flags;
 mod output;
 mod paykeys;
 mod sandbox;
+mod webhooks;
 
 use std::io::IsTerminal;
 use std::process::ExitCode;
@@ -28,6 +29,7 @@ use flags::{GlobalArgs, Group};
 use output::Format;
 use paykeys::PaykeysCommand;
 use sandbox::SandboxCommand;
+use webhooks::{WebhookEndpointsCommand, WebhooksCommand};
 
 /// The API command groups, as top-level `straddle` subcommands.
 // Parsed once per process: boxing variants to even out their sizes buys nothing.
@@ -51,6 +53,11 @@ pub enum ApiCommand {
     PaykeysReview(Group<paykeys::ReviewCommand>),
     /// Sandbox simulations: simulate-return.
     Sandbox(Group<SandboxCommand>),
+    /// Webhook endpoints: create, list, get, update, delete, rotate-secret, deliveries, retry.
+    #[command(name = "webhook-endpoints")]
+    WebhookEndpoints(Group<WebhookEndpointsCommand>),
+    /// Webhooks on this machine: listen (verify, show and forward arriving events).
+    Webhooks(Group<WebhooksCommand>),
 }
 
 impl ApiCommand {
@@ -63,6 +70,8 @@ impl ApiCommand {
             ApiCommand::Paykeys(group) => &group.globals,
             ApiCommand::PaykeysReview(group) => &group.globals,
             ApiCommand::Sandbox(group) => &group.globals,
+            ApiCommand::WebhookEndpoints(group) => &group.globals,
+            ApiCommand::Webhooks(group) => &group.globals,
         }
     }
 
@@ -75,6 +84,8 @@ impl ApiCommand {
             ApiCommand::Paykeys(group) => group.command.run(client).await,
             ApiCommand::PaykeysReview(group) => group.command.run(client).await,
             ApiCommand::Sandbox(group) => group.command.run(client).await,
+            ApiCommand::WebhookEndpoints(group) => group.command.run(client).await,
+            ApiCommand::Webhooks(group) => group.command.run(client).await,
         }
     }
 }

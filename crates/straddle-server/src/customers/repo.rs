@@ -79,6 +79,19 @@ pub async fn get(
     from_row(&row, sealer)
 }
 
+/// A customer by id in any account (background work).
+pub async fn get_any(
+    conn: &mut Conn<'_>,
+    sealer: &Sealer,
+    id: Uuid,
+) -> Result<Option<CustomerRecord>, ApiError> {
+    let sql = format!("SELECT {COLUMNS} FROM customer WHERE customer_id = $1");
+    let row = conn
+        .fetch_optional(&sql, crate::args![id.to_string()])
+        .await?;
+    row.map(|row| from_row(&row, sealer)).transpose()
+}
+
 /// Name and status of a customer of `account_id`, without decrypting
 /// anything; `None` when it is not in the account's scope.
 pub async fn name_and_status(

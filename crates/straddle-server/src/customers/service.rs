@@ -14,7 +14,9 @@ use super::{
 use crate::error::ApiError;
 use crate::jobs::queue::{self, Job, JobKind};
 use crate::storage::sql::Conn;
+use crate::webhooks::events;
 use crate::write::pipeline::{Command, WriteContext};
+use straddle_types::webhook::EventType;
 
 /// How often a change is decided again when a concurrent one got there first.
 const MAX_ATTEMPTS: usize = 8;
@@ -62,8 +64,20 @@ impl Command for CreateCustomer {
         apply_verification(&mut record, verification);
         repo::insert(tx, &cx.sealer, &record).await?;
         schedule_verification(tx, cx, &record).await?;
-        Ok(to_wire(&record, false))
+        announce(tx, cx, EventType::CustomerCreated, &record).await
     }
+}
+
+/// Emits the customer's event (its masked wire form) and returns that form.
+async fn announce(
+    tx: &mut Conn<'_>,
+    cx: &WriteContext,
+    event_type: EventType,
+    record: &CustomerRecord,
+) -> Result<Customer, ApiError> {
+    let customer = to_wire(record, false);
+    events::customer(tx, cx, event_type, record.account_id, &customer).await?;
+    Ok(customer)
 }
 
 /// Schedules the background verification a record is waiting for, or drops
@@ -150,7 +164,7 @@ impl Command for UpdateCustomer {
         if record.pending_status.is_none() {
             queue::cancel(tx, JobKind::CustomerVerification, &self.id.to_string()).await?;
         }
-        Ok(to_wire(&record, false))
+        announce(tx, cx, EventType::CustomerEvent, &record).await
     }
 }
 
@@ -171,7 +185,7 @@ impl Command for DeleteCustomer {
             let record = repo::get(tx, &cx.sealer, self.account_id, self.id).await?;
             if repo::delete(tx, &record).await? {
                 queue::cancel(tx, JobKind::CustomerVerification, &self.id.to_string()).await?;
-                return Ok(to_wire(&record, false));
+                return announce(tx, cx, EventType::CustomerEvent, &record).await;
             }
         }
         Err(ApiError::Unavailable(
@@ -218,7 +232,7 @@ impl Command for DecideCustomerReview {
             Ok(())
         })
         .await?;
-        Ok(to_wire(&record, false))
+        announce(tx, cx, EventType::CustomerEvent, &record).await
     }
 }
 
@@ -249,7 +263,7 @@ impl Command for RefreshCustomerReview {
         })
         .await?;
         schedule_verification(tx, cx, &record).await?;
-        Ok(to_wire(&record, false))
+        announce(tx, cx, EventType::CustomerEvent, &record).await
     }
 }
 
@@ -269,7 +283,13 @@ impl Command for CompleteCustomerVerification {
             return Ok(false);
         }
         let id = crate::storage::query::parse_uuid(&self.job.subject_id)?;
-        repo::complete_verification(tx, id, cx.now).await
+        if !repo::complete_verification(tx, id, cx.now).await? {
+            return Ok(false);
+        }
+        if let Some(record) = repo::get_any(tx, &cx.sealer, id).await? {
+            announce(tx, cx, EventType::CustomerEvent, &record).await?;
+        }
+        Ok(true)
     }
 }
 

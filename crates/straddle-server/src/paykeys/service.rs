@@ -17,7 +17,20 @@ use super::{new_token, repo, to_wire, PaykeyDetails, PaykeyRecord, PaykeySecret,
 use crate::customers;
 use crate::error::ApiError;
 use crate::jobs::queue::{self, Job, JobKind};
+use crate::webhooks::events;
 use crate::write::pipeline::{Command, WriteContext};
+use straddle_types::webhook::EventType;
+
+/// Emits the paykey's event: full token, masked bank data.
+async fn announce(
+    tx: &mut Conn<'_>,
+    cx: &WriteContext,
+    event_type: EventType,
+    record: &PaykeyRecord,
+) -> Result<(), ApiError> {
+    let paykey = to_wire(record, Reveal::Token);
+    events::paykey(tx, cx, event_type, record.account_id, &paykey).await
+}
 
 /// Bank account data gathered before the write: typed in, or from a provider.
 #[derive(Clone)]
@@ -186,6 +199,7 @@ impl Command for LinkPaykey {
             )
             .await?;
         }
+        announce(tx, cx, EventType::PaykeyCreated, &record).await?;
         Ok(to_wire(&record, Reveal::Token))
     }
 }
@@ -278,6 +292,7 @@ impl Command for CancelPaykey {
             Ok(())
         })
         .await?;
+        announce(tx, cx, EventType::PaykeyEvent, &record).await?;
         Ok(to_wire(&record, Reveal::Masked))
     }
 }
@@ -326,6 +341,7 @@ impl Command for DecidePaykeyReview {
             Ok(())
         })
         .await?;
+        announce(tx, cx, EventType::PaykeyEvent, &record).await?;
         Ok(to_wire(&record, Reveal::Masked))
     }
 }
@@ -370,6 +386,7 @@ impl Command for RefreshPaykeyReview {
             Ok(())
         })
         .await?;
+        announce(tx, cx, EventType::PaykeyEvent, &record).await?;
         Ok(to_wire(&record, Reveal::Masked))
     }
 }
@@ -405,6 +422,7 @@ impl Command for RequestBalanceRefresh {
         .await?;
         let subject = self.id.to_string();
         queue::schedule(tx, JobKind::BalanceRefresh, &subject, cx.background_due()).await?;
+        announce(tx, cx, EventType::PaykeyEvent, &record).await?;
         Ok(to_wire(&record, Reveal::Masked))
     }
 }
@@ -441,6 +459,7 @@ impl Command for UnblockPaykey {
             Ok(())
         })
         .await?;
+        announce(tx, cx, EventType::PaykeyEvent, &record).await?;
         Ok(to_wire(&record, Reveal::Masked))
     }
 }
@@ -474,6 +493,7 @@ impl Command for SimulateReturn {
             Ok(())
         })
         .await?;
+        announce(tx, cx, EventType::PaykeyEvent, &record).await?;
         Ok(to_wire(&record, Reveal::Masked))
     }
 }
@@ -542,7 +562,7 @@ impl Command for CompletePaykeyVerification {
                 });
             }
             if repo::finish_verification(tx, id, status, &details, now, version).await? {
-                return Ok(true);
+                return announce_changed(tx, cx, id).await;
             }
         }
         Err(ApiError::Unavailable(
@@ -587,11 +607,23 @@ impl Command for CompleteBalanceRefresh {
                 },
             });
             if repo::save_details(tx, id, &details, now, version).await? {
-                return Ok(true);
+                return announce_changed(tx, cx, id).await;
             }
         }
         Err(ApiError::Unavailable(
             "the paykey kept changing concurrently".into(),
         ))
     }
+}
+
+/// Emits `paykey.event.v1` for a paykey a background job just changed.
+async fn announce_changed(
+    tx: &mut Conn<'_>,
+    cx: &WriteContext,
+    id: Uuid,
+) -> Result<bool, ApiError> {
+    if let Some(record) = repo::get_any(tx, &cx.sealer, id).await? {
+        announce(tx, cx, EventType::PaykeyEvent, &record).await?;
+    }
+    Ok(true)
 }
