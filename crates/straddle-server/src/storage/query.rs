@@ -51,7 +51,7 @@ pub struct Filter {
 }
 
 impl Filter {
-    /// Starts with `column = value` (the account scope).
+    /// Starts with `column = value` (the account scope), always the first condition.
     pub fn new(column: &str, value: String) -> Self {
         let mut filter = Filter {
             conditions: vec![],
@@ -100,10 +100,21 @@ impl Filter {
 
     /// `search_text`: `text` in any of the searchable columns, through the
     /// backend's trigram index where it can answer.
-    pub fn search(&mut self, conn: &Conn<'_>, searchable: &Searchable, text: &str) {
-        let (condition, value) = searchable.condition(conn, text, self.binds.len() + 1);
-        self.binds.push(value);
-        self.conditions.push(condition);
+    pub async fn search(
+        &mut self,
+        conn: &mut Conn<'_>,
+        searchable: &Searchable,
+        text: &str,
+    ) -> Result<(), ApiError> {
+        let plan = searchable.plan(conn, text, self.binds.len() + 1).await?;
+        if plan.by_matches {
+            // A unary `+` keeps the planner off the scope's index, so it
+            // reads the few matches by rowid instead.
+            self.conditions[0] = format!("+{}", self.conditions[0]);
+        }
+        self.binds.push(plan.value);
+        self.conditions.push(plan.condition);
+        Ok(())
     }
 
     /// A raw condition without parameters.

@@ -12,6 +12,7 @@
 
 use sqlx::{AnyPool, Executor};
 
+use crate::error::ApiError;
 use crate::storage::sql::Conn;
 
 /// A table whose rows `search_text` matches on any of `columns`.
@@ -37,6 +38,22 @@ pub const CUSTOMERS: Searchable = Searchable {
 
 const ALL: [&Searchable; 2] = [&PAYKEYS, &CUSTOMERS];
 
+/// How a search is answered.
+#[derive(Debug)]
+pub struct SearchPlan {
+    /// The `WHERE` condition.
+    pub condition: String,
+    /// Its parameter.
+    pub value: String,
+    /// Rows are fetched from the matches (by rowid) rather than found by
+    /// scanning the account in sort order.
+    pub by_matches: bool,
+}
+
+/// Most matches for which SQLite reads rows from the FTS table's matches
+/// (then sorts them) instead of scanning the account in sort order.
+const RARE_MATCHES: u64 = 1000;
+
 /// Shortest term a trigram index can answer.
 const MIN_INDEXED_CHARS: usize = 3;
 
@@ -60,33 +77,64 @@ impl Searchable {
         format!("lower({})", parts.join(&format!(" || {SEPARATOR} || ")))
     }
 
-    /// A condition matching rows that contain `text` (case-insensitively)
-    /// in one of the columns, its parameter numbered `$param`, and that
-    /// parameter's value.
-    pub fn condition(&self, conn: &Conn<'_>, text: &str, param: usize) -> (String, String) {
+    /// How `search_text` = `text` is best answered on `conn`'s backend;
+    /// `param` numbers the condition's one parameter.
+    pub async fn plan(
+        &self,
+        conn: &mut Conn<'_>,
+        text: &str,
+        param: usize,
+    ) -> Result<SearchPlan, ApiError> {
         let indexed = text.chars().count() >= MIN_INDEXED_CHARS;
-        match conn {
-            Conn::Sqlite(_) if indexed => (
-                format!(
-                    "rowid IN (SELECT rowid FROM {} WHERE {} MATCH ${param})",
-                    self.fts_table(),
-                    self.fts_table()
-                ),
-                // One FTS5 phrase: the trigrams of `text`, in order.
-                format!("\"{}\"", text.replace('"', "\"\"")),
-            ),
-            Conn::Sqlx(_) if indexed => (
-                format!("{} LIKE ${param} ESCAPE '\\'", self.pg_expression()),
-                like_pattern(text),
-            ),
-            _ => {
-                let any: Vec<String> = self
-                    .columns
-                    .iter()
-                    .map(|c| format!("LOWER(COALESCE({c}, '')) LIKE ${param} ESCAPE '\\'"))
-                    .collect();
-                (format!("({})", any.join(" OR ")), like_pattern(text))
+        Ok(match conn {
+            Conn::Sqlite(_) if indexed => {
+                // SQLite cannot weigh the FTS table against the account's
+                // index, so ask it: a rare term is read from the FTS table,
+                // a common one is scanned for in sort order, where a page
+                // fills at once.
+                let phrase = format!("\"{}\"", text.replace('"', "\"\""));
+                let probe = format!(
+                    "SELECT COUNT(*) AS n FROM (SELECT 1 FROM {fts} WHERE {fts} MATCH $1 LIMIT {limit}) AS probe",
+                    fts = self.fts_table(),
+                    limit = RARE_MATCHES + 1
+                );
+                let matches = conn
+                    .fetch_one(&probe, crate::args![phrase.clone()])
+                    .await?
+                    .int("n")?;
+                if matches <= RARE_MATCHES as i64 {
+                    SearchPlan {
+                        condition: format!(
+                            "rowid IN (SELECT rowid FROM {fts} WHERE {fts} MATCH ${param})",
+                            fts = self.fts_table()
+                        ),
+                        value: phrase,
+                        by_matches: true,
+                    }
+                } else {
+                    self.scan(text, param)
+                }
             }
+            Conn::Sqlx(_) if indexed => SearchPlan {
+                condition: format!("{} LIKE ${param} ESCAPE '\\'", self.pg_expression()),
+                value: like_pattern(text),
+                by_matches: false,
+            },
+            _ => self.scan(text, param),
+        })
+    }
+
+    /// `LOWER(column) LIKE %text%` on each column.
+    fn scan(&self, text: &str, param: usize) -> SearchPlan {
+        let any: Vec<String> = self
+            .columns
+            .iter()
+            .map(|c| format!("LOWER(COALESCE({c}, '')) LIKE ${param} ESCAPE '\\'"))
+            .collect();
+        SearchPlan {
+            condition: format!("({})", any.join(" OR ")),
+            value: like_pattern(text),
+            by_matches: false,
         }
     }
 
