@@ -1,4 +1,4 @@
-"""Schemathesis hooks: keep generated requests within the two documented
+"""Schemathesis hooks: keep generated requests within the documented
 rules that JSON Schema cannot state, so that `positive_data_acceptance`
 stays on for these operations instead of being relaxed.
 
@@ -7,6 +7,8 @@ stays on for these operations instead of being relaxed.
   set to the one the first eight call for.
 - A date of birth must be in the past: a well-formed future date is moved
   back to 1990.
+- A webhook endpoint's URL must name a host that resolves: an `http(s)://`
+  URL is pointed at a local port (sandbox servers accept loopback).
 
 Nothing else is changed; a request that breaks the schema elsewhere still does.
 """
@@ -20,6 +22,7 @@ import schemathesis
 
 TYPED_ROUTING = {"/v1/bridge/bank_account", "/v1/bridge/tan"}
 CUSTOMER_WRITES = {"/v1/customers", "/v1/customers/{id}"}
+WEBHOOK_ENDPOINT_WRITES = {"/v1/webhook_endpoints", "/v1/webhook_endpoints/{id}"}
 WEIGHTS = (3, 7, 1, 3, 7, 1, 3, 7)
 
 
@@ -51,4 +54,8 @@ def map_body(ctx, body):
         profile = body.get("compliance_profile")
         if isinstance(profile, dict) and isinstance(profile.get("dob"), str):
             profile["dob"] = in_the_past(profile["dob"])
+    if path in WEBHOOK_ENDPOINT_WRITES:
+        url = body.get("url")
+        if isinstance(url, str) and re.match(r"https?://", url):
+            body["url"] = "http://127.0.0.1:9/webhooks"
     return body

@@ -108,13 +108,16 @@ pub struct WebhookEndpoint {
 /// Body of `POST /v1/webhook_endpoints`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct WebhookEndpointCreateRequest {
-    /// `http` or `https` URL.
+    /// `http` or `https` URL; production servers refuse internal addresses.
+    #[schema(pattern = "^https?://[A-Za-z0-9]")]
     pub url: String,
     /// Event types to send; all when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(min_items = 1)]
     pub events: Option<Vec<EventType>>,
     /// Free text.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(max_length = 500)]
     pub description: Option<String>,
 }
 
@@ -123,12 +126,15 @@ pub struct WebhookEndpointCreateRequest {
 pub struct WebhookEndpointUpdateRequest {
     /// New URL.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(pattern = "^https?://[A-Za-z0-9]")]
     pub url: Option<String>,
     /// New event types (`[]` is refused; omit the field to keep them).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(min_items = 1)]
     pub events: Option<Vec<EventType>>,
     /// New description.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(max_length = 500)]
     pub description: Option<String>,
     /// Disable or re-enable.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -141,9 +147,11 @@ pub struct WebhookEndpointUpdateRequest {
 pub struct WebhookListQuery {
     /// Page, from 1.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[param(minimum = 1, maximum = 2147483647)]
     pub page_number: Option<u32>,
     /// Items per page, 1–1000 (default 100).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[param(minimum = 1, maximum = 1000)]
     pub page_size: Option<u32>,
 }
 
