@@ -184,10 +184,10 @@ async fn deliveries(
     )
 }
 
-/// Send an event to a webhook endpoint again, now.
+/// Send an event to a webhook endpoint again, now; 422 while the endpoint is disabled.
 #[utoipa::path(post, path = "/v1/webhook_endpoints/{id}/deliveries/{event_id}/retry", tag = "webhooks",
     operation_id = "webhook_endpoints_retry", params(("id" = Uuid, Path), ("event_id" = Uuid, Path)),
-    responses((status = 200, body = ObjectResponse<WebhookDelivery>), (status = 404, body = ErrorResponse)))]
+    responses((status = 200, body = ObjectResponse<WebhookDelivery>), (status = 404, body = ErrorResponse), (status = 422, body = ErrorResponse)))]
 async fn retry(
     State(state): State<AppState>,
     caller: Caller,
