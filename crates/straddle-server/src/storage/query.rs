@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use crate::storage::search::{like_pattern, Searchable};
+use crate::storage::search::{like_any, like_pattern, Searchable};
 use crate::storage::sql::{Arg, Conn, Row};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -75,12 +75,7 @@ impl Filter {
     /// Case-insensitive substring match on any of `columns`.
     pub fn contains(&mut self, columns: &[&str], text: &str) {
         let p = self.placeholder(like_pattern(text));
-        let any = columns
-            .iter()
-            .map(|c| format!("LOWER(COALESCE({c}, '')) LIKE {p} ESCAPE '\\'"))
-            .collect::<Vec<_>>()
-            .join(" OR ");
-        self.conditions.push(format!("({any})"));
+        self.conditions.push(like_any(columns, &p));
     }
 
     /// `column IN (values…)`; no condition when `values` is empty.

@@ -126,13 +126,8 @@ impl Searchable {
 
     /// `LOWER(column) LIKE %text%` on each column.
     fn scan(&self, text: &str, param: usize) -> SearchPlan {
-        let any: Vec<String> = self
-            .columns
-            .iter()
-            .map(|c| format!("LOWER(COALESCE({c}, '')) LIKE ${param} ESCAPE '\\'"))
-            .collect();
         SearchPlan {
-            condition: format!("({})", any.join(" OR ")),
+            condition: like_any(self.columns, &format!("${param}")),
             value: like_pattern(text),
             by_matches: false,
         }
@@ -183,6 +178,16 @@ impl Searchable {
             self.pg_expression()
         )
     }
+}
+
+/// `(LOWER(c1) LIKE p OR …)`: any of `columns` matches the `LIKE`
+/// pattern bound to `placeholder` ([`like_pattern`]); `NULL` matches nothing.
+pub fn like_any(columns: &[&str], placeholder: &str) -> String {
+    let any: Vec<String> = columns
+        .iter()
+        .map(|c| format!("LOWER(COALESCE({c}, '')) LIKE {placeholder} ESCAPE '\\'"))
+        .collect();
+    format!("({})", any.join(" OR "))
 }
 
 /// `%text%`, lower-cased, with `LIKE`'s wildcards escaped.
