@@ -2,91 +2,44 @@
 //! of the server mid-delivery, the `webhook-endpoints` commands, and
 //! `straddle webhooks listen` verifying and forwarding events.
 
-#[path = "support/fresh_db.rs"]
-mod fresh_db;
+mod support;
 
 use std::collections::VecDeque;
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::http::{HeaderMap, StatusCode};
 use serde_json::{json, Value};
 use straddle_sdk::webhooks::Webhook;
+use support::Process;
 
 const BIN: &str = env!("CARGO_BIN_EXE_straddle");
-
-/// A child process, killed (SIGKILL) and reaped when dropped.
-struct Process(Child);
-
-impl Drop for Process {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 fn scratch() -> (PathBuf, String) {
     let dir = std::env::temp_dir().join(format!("straddle-cli-hooks-{}", uuid::Uuid::now_v7()));
     std::fs::create_dir_all(&dir).unwrap();
-    let url = fresh_db::fresh_postgres()
+    let url = support::fresh_db::fresh_postgres()
         .unwrap_or_else(|| format!("sqlite://{}/straddle.db", dir.display()));
     (dir, url)
 }
 
 /// `straddle serve` with a 2 s webhook timeout and 1 s retries; its URL.
 fn serve(dir: &Path, database_url: &str) -> (Process, String) {
-    let child = Command::new(BIN)
-        .args([
-            "serve",
-            "--addr",
-            "127.0.0.1:0",
-            "--database-url",
-            database_url,
-        ])
-        .env("STRADDLE_SECRETS_FILE", dir.join("secrets.json"))
-        .env("STRADDLE_WEBHOOK_TIMEOUT", "2s")
-        .env("STRADDLE_WEBHOOK_RETRY_SCHEDULE", "1s,1s,1s")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut process = Process(child);
-    let mut reader = BufReader::new(process.0.stdout.take().unwrap());
-    loop {
-        let mut line = String::new();
-        assert!(reader.read_line(&mut line).unwrap() > 0, "server exited");
-        if let Some(url) = line.trim_end().strip_prefix("listening on ") {
-            let url = url.to_string();
-            std::thread::spawn(move || {
-                let _ = reader.read_to_string(&mut String::new());
-            });
-            return (process, url);
-        }
-    }
+    support::serve_with(
+        dir,
+        database_url,
+        &[
+            ("STRADDLE_WEBHOOK_TIMEOUT", "2s"),
+            ("STRADDLE_WEBHOOK_RETRY_SCHEDULE", "1s,1s,1s"),
+        ],
+    )
 }
 
 fn api_key(dir: &Path, database_url: &str) -> String {
-    let output = Command::new(BIN)
-        .args([
-            "admin",
-            "bootstrap",
-            "--database-url",
-            database_url,
-            "--output",
-            "json",
-        ])
-        .env("STRADDLE_SECRETS_FILE", dir.join("secrets.json"))
-        .output()
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let created: Value = serde_json::from_slice(&output.stdout).unwrap();
+    let created = support::admin(dir, &["bootstrap", "--database-url", database_url]);
     created["api_key"].as_str().unwrap().to_string()
 }
 

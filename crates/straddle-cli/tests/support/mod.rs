@@ -30,7 +30,7 @@ pub struct Server {
 }
 
 /// A child process, killed and reaped when dropped (on every path, panics included).
-struct Process(Child);
+pub struct Process(pub Child);
 
 impl Drop for Process {
     fn drop(&mut self) {
@@ -173,7 +173,8 @@ pub fn straddle(base_url: &str) -> Command {
     command
 }
 
-fn admin(dir: &Path, args: &[&str]) -> Value {
+/// `straddle admin ARGS --output json` with the secrets file in `dir`.
+pub fn admin(dir: &Path, args: &[&str]) -> Value {
     let output = Command::new(BIN)
         .arg("admin")
         .args(args)
@@ -190,6 +191,12 @@ fn admin(dir: &Path, args: &[&str]) -> Value {
 }
 
 fn serve(dir: &Path, database_url: &str) -> (Process, String) {
+    serve_with(dir, database_url, &[])
+}
+
+/// `straddle serve` on port 0 with the secrets file in `dir` and the extra
+/// environment `env`; the process and its URL once it is listening.
+pub fn serve_with(dir: &Path, database_url: &str, env: &[(&str, &str)]) -> (Process, String) {
     let mut process = Process(
         Command::new(BIN)
             .args([
@@ -202,6 +209,7 @@ fn serve(dir: &Path, database_url: &str) -> (Process, String) {
                 "0",
             ])
             .env("STRADDLE_SECRETS_FILE", dir.join("secrets.json"))
+            .envs(env.iter().copied())
             .stdout(Stdio::piped())
             .stderr(Stdio::from(
                 std::fs::File::create(dir.join("server.log")).unwrap(),
