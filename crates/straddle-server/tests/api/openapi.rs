@@ -10,7 +10,8 @@ use serde_json::{json, Value};
 use crate::bridge::{customer, f2_body};
 use crate::helpers::spawn_app;
 
-async fn document() -> Value {
+/// The served OpenAPI document.
+pub async fn document() -> Value {
     let app = spawn_app().await;
     let doc = app
         .http

@@ -657,16 +657,7 @@ async fn embedded_account_id(app: &TestApp) -> uuid::Uuid {
 
 #[tokio::test]
 async fn the_endpoints_are_in_the_openapi_document_with_unique_operation_ids() {
-    let app = spawn_app().await;
-    let doc: Value = app
-        .http
-        .get(format!("{}/openapi.json", app.base_url))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let doc = crate::openapi::document().await;
     let paths = doc["paths"].as_object().unwrap();
     for path in [
         "/v1/webhook_endpoints",
@@ -685,7 +676,6 @@ async fn the_endpoints_are_in_the_openapi_document_with_unique_operation_ids() {
         .collect();
     assert_eq!(ids.len(), 8, "{ids:?}");
     assert_eq!(ids.iter().collect::<BTreeSet<_>>().len(), 8);
-    app.stop().await;
 }
 
 #[tokio::test]
