@@ -127,6 +127,19 @@ async fn call(
     (status, response.json().await.unwrap_or(Value::Null))
 }
 
+/// Reads customer `id` through `base_url` and asserts it answers 200.
+async fn assert_customer_readable(http: &reqwest::Client, key: &str, base_url: &str, id: &str) {
+    let (status, body) = call(
+        http,
+        key,
+        reqwest::Method::GET,
+        format!("{base_url}/v1/customers/{id}"),
+        None,
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+}
+
 async fn create_customer(http: &reqwest::Client, key: &str, base_url: &str) -> String {
     let body = customer_body("Leslie Knope", &format!("{}@example.com", Uuid::now_v7()));
     let (status, reply) = call(
@@ -261,15 +274,7 @@ async fn environment_only_secrets_start_with_an_unwritable_secrets_path() {
     let (_, key) = node.platform().await;
     let http = reqwest::Client::new();
     let id = create_customer(&http, &key, &node.base_url).await;
-    let (status, _) = call(
-        &http,
-        &key,
-        reqwest::Method::GET,
-        format!("{}/v1/customers/{id}", node.base_url),
-        None,
-    )
-    .await;
-    assert_eq!(status, 200);
+    assert_customer_readable(&http, &key, &node.base_url, &id).await;
     node.stop().await;
     drop_database(&url).await;
 }
@@ -473,15 +478,7 @@ async fn both_secrets_rotate_under_load_with_no_failed_read() {
     .await
     .unwrap();
     for id in &customers {
-        let (status, body) = call(
-            &http,
-            &new_key,
-            reqwest::Method::GET,
-            format!("{}/v1/customers/{id}", d.base_url),
-            None,
-        )
-        .await;
-        assert_eq!(status, 200, "{body}");
+        assert_customer_readable(&http, &new_key, &d.base_url, &id).await;
     }
     let (status, _) = call(
         &http,
@@ -851,15 +848,7 @@ async fn instances_starting_at_once_on_a_new_database_agree_on_one_secrets_file(
     let http = reqwest::Client::new();
     let id = create_customer(&http, &key, &nodes[1].base_url).await;
     for node in &nodes {
-        let (status, body) = call(
-            &http,
-            &key,
-            reqwest::Method::GET,
-            format!("{}/v1/customers/{id}", node.base_url),
-            None,
-        )
-        .await;
-        assert_eq!(status, 200, "{body}");
+        assert_customer_readable(&http, &key, &node.base_url, &id).await;
     }
     for node in nodes {
         node.stop().await;
