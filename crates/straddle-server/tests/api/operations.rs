@@ -478,7 +478,7 @@ async fn both_secrets_rotate_under_load_with_no_failed_read() {
     .await
     .unwrap();
     for id in &customers {
-        assert_customer_readable(&http, &new_key, &d.base_url, &id).await;
+        assert_customer_readable(&http, &new_key, &d.base_url, id).await;
     }
     let (status, _) = call(
         &http,
