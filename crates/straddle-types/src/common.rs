@@ -18,9 +18,26 @@ pub struct Timestamp(pub DateTime<Utc>);
 impl Timestamp {
     /// The canonical text form; lexicographic order equals time order.
     pub fn to_canonical(&self) -> String {
+        use chrono::{Datelike, Timelike};
         // chrono offers 3/6/9 digits; the service uses 7 (100 ns ticks).
-        let nanos = self.0.timestamp_subsec_nanos() / 100;
-        format!("{}.{nanos:07}Z", self.0.format("%Y-%m-%dT%H:%M:%S"))
+        // Written field by field: chrono's `format` parses its pattern on
+        // every call, and timestamps are written on every row and response.
+        let (date, time) = (self.0.date_naive(), self.0.time());
+        let ticks = time.nanosecond().min(999_999_999) / 100;
+        let mut text = String::with_capacity(28);
+        let _ = fmt::Write::write_fmt(
+            &mut text,
+            format_args!(
+                "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{ticks:07}Z",
+                date.year(),
+                date.month(),
+                date.day(),
+                time.hour(),
+                time.minute(),
+                time.second()
+            ),
+        );
+        text
     }
 
     /// Parses any RFC 3339 timestamp.

@@ -2,14 +2,18 @@
 //! over a few columns cannot use a B-tree, so each backend gets its own
 //! trigram index, created after the migrations (their SQL is shared by
 //! both backends and neither index is portable):
-//! - SQLite: an FTS5 table with the trigram tokenizer, kept in step with
-//!   its table by triggers, so the write that changes a row changes its
-//!   search entry in the same transaction;
+//! - SQLite: a contentless FTS5 table with the trigram tokenizer. Triggers
+//!   queue each inserted or changed row in `search_pending`, and the writer
+//!   indexes the queue once per group commit, in the same transaction
+//!   ([`index_pending`]): a committed row is always searchable, and FTS5
+//!   writes one segment per batch instead of one per write (it flushes at
+//!   every savepoint, and each write in a batch has its own);
 //! - PostgreSQL: a `pg_trgm` GIN index on the lower-cased columns joined by
 //!   a separator. Without the extension, search still works, by scanning.
 //!
 //! Terms shorter than a trigram cannot use either index and scan.
 
+use rusqlite::OptionalExtension;
 use sqlx::{AnyPool, Executor};
 
 use crate::error::ApiError;
@@ -133,40 +137,52 @@ impl Searchable {
         }
     }
 
-    /// Creates the FTS5 table and its triggers, filling the table when it
-    /// is new. Idempotent.
+    /// Creates the FTS5 table and the triggers that queue its rows in
+    /// `search_pending`. Idempotent.
     fn sqlite_ddl(&self) -> String {
-        let fts = self.fts_table();
-        let table = self.table;
+        let (fts, table) = (self.fts_table(), self.table);
         let columns = self.columns.join(", ");
-        let new: Vec<String> = self.columns.iter().map(|c| format!("new.{c}")).collect();
-        let new = new.join(", ");
-        let set: Vec<String> = self
-            .columns
-            .iter()
-            .map(|c| format!("{c} = new.{c}"))
-            .collect();
-        let set = set.join(", ");
         format!(
-            "CREATE VIRTUAL TABLE IF NOT EXISTS {fts} USING fts5({columns}, tokenize = 'trigram');
-             CREATE TRIGGER IF NOT EXISTS {fts}_insert AFTER INSERT ON {table} BEGIN
-                 INSERT INTO {fts} (rowid, {columns}) VALUES (new.rowid, {new});
+            "CREATE VIRTUAL TABLE IF NOT EXISTS {fts} USING fts5({columns}, {FTS_OPTIONS});
+             CREATE TRIGGER IF NOT EXISTS {fts}_queue_insert AFTER INSERT ON {table} BEGIN
+                 INSERT OR IGNORE INTO search_pending (searched, row_id) VALUES ('{table}', new.rowid);
              END;
-             CREATE TRIGGER IF NOT EXISTS {fts}_update AFTER UPDATE OF {columns} ON {table} BEGIN
-                 UPDATE {fts} SET {set} WHERE rowid = old.rowid;
-             END;
-             CREATE TRIGGER IF NOT EXISTS {fts}_delete AFTER DELETE ON {table} BEGIN
+             CREATE TRIGGER IF NOT EXISTS {fts}_queue_update AFTER UPDATE OF {columns} ON {table} BEGIN
                  DELETE FROM {fts} WHERE rowid = old.rowid;
+                 INSERT OR IGNORE INTO search_pending (searched, row_id) VALUES ('{table}', new.rowid);
+             END;
+             CREATE TRIGGER IF NOT EXISTS {fts}_queue_delete AFTER DELETE ON {table} BEGIN
+                 DELETE FROM {fts} WHERE rowid = old.rowid;
+                 DELETE FROM search_pending WHERE searched = '{table}' AND row_id = old.rowid;
              END;"
         )
     }
 
-    fn sqlite_fill(&self) -> String {
+    /// Drops an FTS table of an earlier layout (with its own copy of the
+    /// columns, kept by per-row triggers), so it is built again.
+    fn sqlite_drop_outdated(&self) -> String {
+        let fts = self.fts_table();
+        format!(
+            "DROP TRIGGER IF EXISTS {fts}_insert; DROP TRIGGER IF EXISTS {fts}_update;
+             DROP TRIGGER IF EXISTS {fts}_delete; DROP TABLE IF EXISTS {fts};"
+        )
+    }
+
+    /// Indexes the queued rows of this table (then dequeued by the caller).
+    fn sqlite_index_pending(&self) -> String {
         let columns = self.columns.join(", ");
         format!(
-            "INSERT INTO {} (rowid, {columns}) SELECT rowid, {columns} FROM {}",
-            self.fts_table(),
-            self.table
+            "INSERT INTO {fts} (rowid, {columns}) SELECT rowid, {columns} FROM {table}
+             WHERE rowid IN (SELECT row_id FROM search_pending WHERE searched = '{table}')",
+            fts = self.fts_table(),
+            table = self.table
+        )
+    }
+
+    fn sqlite_queue_all(&self) -> String {
+        format!(
+            "INSERT OR IGNORE INTO search_pending (searched, row_id) SELECT '{table}', rowid FROM {table}",
+            table = self.table
         )
     }
 
@@ -200,21 +216,50 @@ pub fn like_pattern(text: &str) -> String {
     format!("%{escaped}%")
 }
 
-/// Creates SQLite's search tables (filling new ones from their tables).
-/// Runs while the caller holds the migration lock.
-pub async fn ensure_sqlite(pool: &AnyPool) -> Result<(), sqlx::Error> {
+/// FTS5 options: trigrams, and no copy of the columns (rows are read from
+/// their table); rows can still be deleted.
+const FTS_OPTIONS: &str = "content='', contentless_delete=1, tokenize='trigram'";
+
+const SQLITE_QUEUE: &str = "CREATE TABLE IF NOT EXISTS search_pending (
+    searched TEXT NOT NULL, row_id INTEGER NOT NULL, PRIMARY KEY (searched, row_id)) WITHOUT ROWID";
+
+/// Creates SQLite's search tables, building new or outdated ones from
+/// their tables, and indexes anything queued. Runs on the writer's
+/// connection before it starts, while the caller holds the migration lock.
+pub fn ensure_sqlite(conn: &mut rusqlite::Connection) -> rusqlite::Result<()> {
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    tx.execute_batch(SQLITE_QUEUE)?;
     for searchable in ALL {
-        let exists: Option<(i64,)> =
-            sqlx::query_as("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = $1")
-                .bind(searchable.fts_table())
-                .fetch_optional(pool)
-                .await?;
-        let mut tx = pool.begin().await?;
-        tx.execute(searchable.sqlite_ddl().as_str()).await?;
-        if exists.is_none() {
-            tx.execute(searchable.sqlite_fill().as_str()).await?;
+        let current: Option<String> = tx
+            .query_row(
+                "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?1",
+                [searchable.fts_table()],
+                |row| row.get(0),
+            )
+            .optional()?;
+        if !current.is_some_and(|sql| sql.contains(FTS_OPTIONS)) {
+            tx.execute_batch(&searchable.sqlite_drop_outdated())?;
+            tx.execute_batch(&searchable.sqlite_queue_all())?;
         }
-        tx.commit().await?;
+        tx.execute_batch(&searchable.sqlite_ddl())?;
+    }
+    index_pending(&tx)?;
+    tx.commit()
+}
+
+/// Indexes every queued row and empties the queue: run by the SQLite
+/// writer once per batch, after the last write's savepoint is released.
+pub fn index_pending(conn: &rusqlite::Connection) -> rusqlite::Result<()> {
+    let queued: bool = conn
+        .prepare_cached("SELECT EXISTS (SELECT 1 FROM search_pending)")?
+        .query_row([], |row| row.get(0))?;
+    if queued {
+        for searchable in ALL {
+            conn.prepare_cached(&searchable.sqlite_index_pending())?
+                .execute([])?;
+        }
+        conn.prepare_cached("DELETE FROM search_pending")?
+            .execute([])?;
     }
     Ok(())
 }
@@ -238,4 +283,73 @@ pub async fn ensure_postgres(pool: &AnyPool) -> Result<(), sqlx::Error> {
         tx.execute(searchable.pg_ddl().as_str()).await?;
     }
     tx.commit().await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn matches(conn: &rusqlite::Connection, term: &str) -> Vec<i64> {
+        let sql = "SELECT rowid FROM customer_search WHERE customer_search MATCH ?1 ORDER BY rowid";
+        let mut statement = conn.prepare(sql).unwrap();
+        let rows = statement.query_map([format!("\"{term}\"")], |row| row.get(0));
+        rows.unwrap().map(Result::unwrap).collect()
+    }
+
+    /// A database whose search tables have the earlier layout: their own
+    /// copy of the columns, kept by per-row triggers.
+    fn earlier_layout() -> rusqlite::Connection {
+        let conn = rusqlite::Connection::open_in_memory().unwrap();
+        conn.execute_batch(
+            "CREATE TABLE customer (name TEXT, email TEXT, phone TEXT, external_id TEXT);
+             CREATE TABLE paykey (label TEXT, institution_name TEXT, external_id TEXT, routing_number TEXT);
+             CREATE VIRTUAL TABLE customer_search USING fts5(name, email, phone, external_id, tokenize = 'trigram');
+             CREATE TRIGGER customer_search_insert AFTER INSERT ON customer BEGIN
+                 INSERT INTO customer_search (rowid, name, email, phone, external_id)
+                 VALUES (new.rowid, new.name, new.email, new.phone, new.external_id);
+             END;
+             INSERT INTO customer (name, email) VALUES ('Leslie Knope', 'leslie@pawnee.com');",
+        )
+        .unwrap();
+        conn
+    }
+
+    #[test]
+    fn an_earlier_layout_is_rebuilt_and_writes_are_indexed_at_the_end_of_their_batch() {
+        let mut conn = earlier_layout();
+        ensure_sqlite(&mut conn).unwrap();
+        assert_eq!(matches(&conn, "knope"), [1], "existing rows are indexed");
+        let sql: String = conn
+            .query_row("SELECT sql FROM sqlite_master WHERE name = 'customer_search'", [], |r| r.get(0))
+            .unwrap();
+        assert!(sql.contains(FTS_OPTIONS), "{sql}");
+
+        // One batch: each write in its own savepoint, one rolled back.
+        conn.execute_batch(
+            "BEGIN;
+             SAVEPOINT job; INSERT INTO customer (name) VALUES ('Ann Perkins'); RELEASE job;
+             SAVEPOINT job; UPDATE customer SET name = 'Ann Meagle' WHERE rowid = 2; RELEASE job;
+             SAVEPOINT job; INSERT INTO customer (name) VALUES ('Ben Wyatt'); ROLLBACK TO job; RELEASE job;
+             SAVEPOINT job; UPDATE customer SET name = 'Leslie Wyatt' WHERE rowid = 1; RELEASE job;
+             SAVEPOINT job; INSERT INTO customer (name) VALUES ('Ron Swanson'); DELETE FROM customer WHERE name = 'Ron Swanson'; RELEASE job;",
+        )
+        .unwrap();
+        assert!(matches(&conn, "meagle").is_empty(), "not before the batch ends");
+        index_pending(&conn).unwrap();
+        conn.execute_batch("COMMIT").unwrap();
+
+        assert_eq!(matches(&conn, "meagle"), [2]);
+        assert!(matches(&conn, "perkins").is_empty());
+        assert!(matches(&conn, "wyatt").contains(&1));
+        assert!(matches(&conn, "knope").is_empty());
+        assert!(matches(&conn, "swanson").is_empty());
+        assert!(matches(&conn, "ben").is_empty());
+        let queued: i64 = conn
+            .query_row("SELECT COUNT(*) FROM search_pending", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(queued, 0);
+
+        conn.execute("DELETE FROM customer WHERE rowid = 2", []).unwrap();
+        assert!(matches(&conn, "meagle").is_empty(), "deleted rows leave at once");
+    }
 }

@@ -281,8 +281,16 @@ fn bind_numbered(
     statement: &mut rusqlite::CachedStatement<'_>,
     args: &[Arg],
 ) -> rusqlite::Result<()> {
+    const NAMES: [&str; 20] = [
+        "$1", "$2", "$3", "$4", "$5", "$6", "$7", "$8", "$9", "$10", "$11", "$12", "$13", "$14",
+        "$15", "$16", "$17", "$18", "$19", "$20",
+    ];
     for (position, arg) in args.iter().enumerate() {
-        if let Some(index) = statement.parameter_index(&format!("${}", position + 1))? {
+        let index = match NAMES.get(position) {
+            Some(name) => statement.parameter_index(name)?,
+            None => statement.parameter_index(&format!("${}", position + 1))?,
+        };
+        if let Some(index) = index {
             statement.raw_bind_parameter(index, arg)?;
         }
     }
