@@ -28,6 +28,11 @@ use clap::{Args, Parser, Subcommand};
 use serde_json::{json, Value};
 use sqlx::{Connection, Executor, PgConnection};
 
+/// The allocator the server uses, so the baseline handler and the load
+/// generator run on the same one.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Benchmarks the Straddle server against a minimal JSON handler.
 #[derive(Parser)]
 struct Cli {

@@ -235,12 +235,14 @@ impl Db {
                     .and_then(|()| search::ensure_sqlite(&mut conn))
                     .map_err(|e| sqlx::Error::Configuration(e.into()))?;
                 conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
-                spawn_checkpointer(&path, Arc::downgrade(&alive)).map_err(sqlx::Error::Io)?;
+                let wal_too_long = Arc::new(WalTooLong::default());
+                spawn_checkpointer(&path, Arc::downgrade(&alive), wal_too_long.clone())
+                    .map_err(sqlx::Error::Io)?;
                 let (tx, rx) = mpsc::channel(4096);
                 let batch = max_batch.max(1);
                 std::thread::Builder::new()
                     .name("sqlite-writer".into())
-                    .spawn(move || run_writer(conn, rx, batch))
+                    .spawn(move || run_writer(conn, rx, batch, wal_too_long))
                     .map_err(sqlx::Error::Io)?;
                 Some(tx)
             }
@@ -443,9 +445,11 @@ impl Drop for Reader {
     }
 }
 
-/// The writer never checkpoints the WAL itself: a checkpoint (and its
+/// The writer does not checkpoint after commits: a checkpoint (and its
 /// fsync of the database file) on the writer's path would stall every
-/// write queued behind it. The checkpointer thread does it instead. The
+/// write queued behind it. The checkpointer thread does it instead (the
+/// writer only finishes one when the WAL grows too long; see
+/// [`run_writer`]). The
 /// writer keeps 16 MiB of pages cached (the indexes it appends to stay
 /// in memory) and its savepoints' journal in memory; the WAL file is cut
 /// back to 64 MiB when it is reused, so a restart has little to read.
@@ -458,10 +462,24 @@ const STATEMENT_CACHE: usize = 128;
 /// How often the checkpointer copies the WAL into the database file.
 const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_millis(500);
 
+/// WAL length (frames) past which the writer restarts the WAL itself.
+const WAL_RESTART_FRAMES: i64 = 8192;
+
+/// Set by the checkpointer when the WAL has grown past
+/// [`WAL_RESTART_FRAMES`]: under steady writes its passive checkpoints never
+/// catch up with the last frame, and the WAL only starts over once a
+/// checkpoint has copied all of it.
+#[derive(Debug, Default)]
+struct WalTooLong(std::sync::atomic::AtomicBool);
+
 /// Starts the thread that checkpoints the WAL in PASSIVE mode, which never
-/// waits for the writer or readers; the writer then reuses the WAL from its
-/// start, so it stays small. It stops when `alive` can no longer be upgraded.
-fn spawn_checkpointer(path: &Path, alive: std::sync::Weak<()>) -> std::io::Result<()> {
+/// waits for the writer or readers. It stops when `alive` can no longer be
+/// upgraded.
+fn spawn_checkpointer(
+    path: &Path,
+    alive: std::sync::Weak<()>,
+    too_long: Arc<WalTooLong>,
+) -> std::io::Result<()> {
     let conn = rusqlite::Connection::open(path)
         .and_then(|conn| conn.execute_batch(SQLITE_PRAGMAS).map(|()| conn))
         .map_err(std::io::Error::other)?;
@@ -472,17 +490,33 @@ fn spawn_checkpointer(path: &Path, alive: std::sync::Weak<()>) -> std::io::Resul
             if alive.upgrade().is_none() {
                 return;
             }
-            let done = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()));
-            if let Err(err) = done {
-                tracing::warn!(%err, "WAL checkpoint failed; retrying");
+            match checkpoint(&conn) {
+                Ok(frames) if frames > WAL_RESTART_FRAMES => {
+                    too_long.0.store(true, std::sync::atomic::Ordering::Relaxed)
+                }
+                Ok(_) => {}
+                Err(err) => tracing::warn!(%err, "WAL checkpoint failed; retrying"),
             }
         })?;
     Ok(())
 }
 
+/// A passive checkpoint; returns the WAL's length in frames.
+fn checkpoint(conn: &rusqlite::Connection) -> rusqlite::Result<i64> {
+    conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |row| row.get(1))
+}
+
 /// The SQLite writer thread: one transaction per batch of queued jobs, each
 /// job in its own savepoint.
-fn run_writer(mut conn: rusqlite::Connection, mut jobs: mpsc::Receiver<Job>, max_batch: usize) {
+/// After a batch, when the checkpointer found the WAL too long, the writer
+/// copies the few frames written since that checkpoint itself, so that its
+/// next transaction starts the WAL over (cut back by `journal_size_limit`).
+fn run_writer(
+    mut conn: rusqlite::Connection,
+    mut jobs: mpsc::Receiver<Job>,
+    max_batch: usize,
+    wal_too_long: Arc<WalTooLong>,
+) {
     while let Some(first) = jobs.blocking_recv() {
         let mut batch = vec![first];
         while batch.len() < max_batch {
@@ -506,6 +540,11 @@ fn run_writer(mut conn: rusqlite::Connection, mut jobs: mpsc::Receiver<Job>, max
         };
         for report in reports {
             report(committed);
+        }
+        if wal_too_long.0.swap(false, std::sync::atomic::Ordering::Relaxed) {
+            if let Err(err) = checkpoint(&conn) {
+                tracing::warn!(%err, "WAL checkpoint on the writer failed");
+            }
         }
     }
 }

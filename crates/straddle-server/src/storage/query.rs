@@ -133,23 +133,26 @@ impl Filter {
         } = page;
         let predicate = self.conditions.join(" AND ");
         let args = || self.binds.iter().map(Arg::from).collect::<Vec<_>>();
-        let bounded_sql = format!(
-            "SELECT COUNT(*) AS n FROM (SELECT 1 FROM {table} WHERE {predicate} LIMIT {}) AS bounded",
-            EXACT_COUNT_LIMIT + 1
-        );
-        let mut total = conn.fetch_one(&bounded_sql, args()).await?.int("n")?.max(0) as u64;
-        if total > EXACT_COUNT_LIMIT {
-            let count_sql = format!("SELECT COUNT(*) AS n FROM {table} WHERE {predicate}");
-            let key = format!("{count_sql}\u{0}{}", self.binds.join("\u{0}"));
-            total = match counts.get(&key) {
-                Some(total) => total,
-                None => {
+        let count_sql = format!("SELECT COUNT(*) AS n FROM {table} WHERE {predicate}");
+        let key = format!("{count_sql}\u{0}{}", self.binds.join("\u{0}"));
+        let total = match counts.get_or_refresh(&key) {
+            Some(total) => total,
+            None => {
+                let bounded_sql = format!(
+                    "SELECT COUNT(*) AS n FROM (SELECT 1 FROM {table} WHERE {predicate} LIMIT {}) AS bounded",
+                    EXACT_COUNT_LIMIT + 1
+                );
+                let bounded = conn.fetch_one(&bounded_sql, args()).await?.int("n")?.max(0) as u64;
+                if bounded > EXACT_COUNT_LIMIT {
                     let total = conn.fetch_one(&count_sql, args()).await?.int("n")?.max(0) as u64;
                     counts.put(key, total);
                     total
+                } else {
+                    counts.forget(&key);
+                    bounded
                 }
-            };
-        }
+            }
+        };
         let offset = i64::from(number.saturating_sub(1)) * i64::from(size);
         let page_sql = format!(
             "SELECT {columns} FROM {table} WHERE {predicate} ORDER BY {order} LIMIT {size} OFFSET {offset}"
@@ -179,26 +182,72 @@ const MAX_CACHED_COUNTS: usize = 4096;
 /// Totals of large lists, kept briefly: counting a million rows for every
 /// page would cost far more than the page itself. A list of up to
 /// [`EXACT_COUNT_LIMIT`] matches is counted exactly every time; a larger
-/// one's `total_items` may lag by up to [`LARGE_COUNT_TTL`].
+/// one is counted once per [`LARGE_COUNT_TTL`], by one request, while the
+/// others reuse the previous total, so its `total_items` may lag by up to
+/// that long.
 #[derive(Debug, Default)]
 pub struct CountCache {
     entries: Mutex<HashMap<String, (Instant, u64)>>,
 }
 
 impl CountCache {
-    fn get(&self, key: &str) -> Option<u64> {
-        let entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
-        entries
-            .get(key)
-            .filter(|(at, _)| at.elapsed() < LARGE_COUNT_TTL)
-            .map(|(_, total)| *total)
+    /// The remembered total of a large list; `None` when the list is not
+    /// known to be large, or when its total is due for a recount, which
+    /// then falls to this caller alone: the entry counts as fresh again
+    /// for the others until the caller stores the new total.
+    fn get_or_refresh(&self, key: &str) -> Option<u64> {
+        self.get_or_refresh_at(key, Instant::now())
+    }
+
+    fn get_or_refresh_at(&self, key: &str, now: Instant) -> Option<u64> {
+        let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        let (at, total) = entries.get_mut(key)?;
+        if now.saturating_duration_since(*at) < LARGE_COUNT_TTL {
+            return Some(*total);
+        }
+        *at = now;
+        None
     }
 
     fn put(&self, key: String, total: u64) {
+        self.put_at(key, total, Instant::now())
+    }
+
+    fn put_at(&self, key: String, total: u64, now: Instant) {
         let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
         if entries.len() >= MAX_CACHED_COUNTS {
             entries.clear();
         }
-        entries.insert(key, (Instant::now(), total));
+        entries.insert(key, (now, total));
+    }
+
+    /// Drops a list that is no longer large.
+    fn forget(&self, key: &str) {
+        let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        entries.remove(key);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_due_large_count_is_recounted_by_one_caller_while_the_others_reuse_it() {
+        let counts = CountCache::default();
+        let start = Instant::now();
+        assert_eq!(counts.get_or_refresh_at("q", start), None, "unknown lists are counted");
+        counts.put_at("q".into(), 20_000, start);
+        let fresh = start + LARGE_COUNT_TTL / 2;
+        assert_eq!(counts.get_or_refresh_at("q", fresh), Some(20_000));
+
+        let due = start + LARGE_COUNT_TTL;
+        assert_eq!(counts.get_or_refresh_at("q", due), None, "the first caller recounts");
+        assert_eq!(counts.get_or_refresh_at("q", due), Some(20_000), "the rest do not wait");
+        counts.put_at("q".into(), 20_500, due);
+        assert_eq!(counts.get_or_refresh_at("q", due), Some(20_500));
+
+        counts.forget("q");
+        assert_eq!(counts.get_or_refresh_at("q", due), None);
     }
 }
