@@ -93,26 +93,25 @@ impl Searchable {
         Ok(match conn {
             Conn::Sqlite(_) if indexed => {
                 // SQLite cannot weigh the FTS table against the account's
-                // index, so ask it: a rare term is read from the FTS table,
+                // index, so ask it: a rare term's matches are read once and
+                // their rows fetched by rowid (for the count and the page);
                 // a common one is scanned for in sort order, where a page
                 // fills at once.
                 let phrase = format!("\"{}\"", text.replace('"', "\"\""));
                 let probe = format!(
-                    "SELECT COUNT(*) AS n FROM (SELECT 1 FROM {fts} WHERE {fts} MATCH $1 LIMIT {limit}) AS probe",
+                    "SELECT rowid AS id FROM {fts} WHERE {fts} MATCH $1 LIMIT {limit}",
                     fts = self.fts_table(),
                     limit = RARE_MATCHES + 1
                 );
-                let matches = conn
-                    .fetch_one(&probe, crate::args![phrase.clone()])
-                    .await?
-                    .int("n")?;
-                if matches <= RARE_MATCHES as i64 {
+                let matches = conn.fetch_all(&probe, crate::args![phrase]).await?;
+                if matches.len() <= RARE_MATCHES as usize {
+                    let rowids = matches
+                        .iter()
+                        .map(|row| row.int("id").map(|id| id.to_string()))
+                        .collect::<Result<Vec<_>, _>>()?;
                     SearchPlan {
-                        condition: format!(
-                            "rowid IN (SELECT rowid FROM {fts} WHERE {fts} MATCH ${param})",
-                            fts = self.fts_table()
-                        ),
-                        value: phrase,
+                        condition: format!("rowid IN (SELECT value FROM json_each(${param}))"),
+                        value: format!("[{}]", rowids.join(",")),
                         by_matches: true,
                     }
                 } else {
