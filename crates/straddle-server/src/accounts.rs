@@ -12,7 +12,6 @@ use uuid::Uuid;
 
 use crate::config::Environment;
 use crate::error::ApiError;
-use crate::storage::query::hex;
 use crate::write::pipeline::{Command, WriteContext};
 
 /// An account: a platform, or an embedded account of one.
@@ -48,7 +47,7 @@ impl fmt::Debug for ApiKey {
 }
 
 /// The claims inside an API key.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct ApiKeyClaims {
     /// Always `straddle`.
     pub iss: String,
@@ -64,7 +63,7 @@ pub struct ApiKeyClaims {
 
 /// SHA-256 of a key, hex.
 pub fn key_hash(key: &str) -> String {
-    hex(&Sha256::digest(key.as_bytes()))
+    hex::encode(Sha256::digest(key.as_bytes()))
 }
 
 /// Creates an account.

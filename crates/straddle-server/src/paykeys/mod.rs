@@ -96,7 +96,7 @@ pub struct PaykeyRecord {
 pub fn new_token() -> String {
     let mut bytes = [0u8; 8];
     rand::rngs::OsRng.fill_bytes(&mut bytes);
-    let hex = crate::storage::query::hex(&bytes);
+    let hex = hex::encode(bytes);
     format!("{}.02.{}", &hex[..8], &hex[8..15])
 }
 

@@ -1,7 +1,8 @@
 //! Authentication of API keys without a database round trip per request:
-//! the HS256 signature is checked first, then the key id is looked up in an
-//! in-memory cache (filled on first use, revocations refreshed every few
-//! seconds). Also resolves `Straddle-Account-Id` and applies the platform's
+//! the HS256 signature is checked first (once per key: a key whose
+//! signature checked out is remembered by its SHA-256), then the key id is
+//! looked up in an in-memory cache (filled on first use, revocations
+//! refreshed every few seconds). Also resolves `Straddle-Account-Id` and applies the platform's
 //! rate limit.
 
 use std::collections::{HashMap, HashSet};
@@ -54,10 +55,16 @@ pub struct KeyVerifier {
     validation: Validation,
     environment: Environment,
     keys: RwLock<HashMap<Uuid, Arc<KeyEntry>>>,
+    /// Claims of keys whose signature checked out, by the key's SHA-256,
+    /// with the end of the secret that signed them (if any).
+    signed: RwLock<HashMap<String, (ApiKeyClaims, Option<DateTime<Utc>>)>>,
     revoked: RwLock<HashSet<Uuid>>,
     accounts: RwLock<HashMap<Uuid, Arc<Account>>>,
     limiter: RateLimiter,
 }
+
+/// Most verified keys remembered; the memory starts over when full.
+const MAX_SIGNED_KEYS: usize = 10_000;
 
 impl std::fmt::Debug for KeyVerifier {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -90,6 +97,7 @@ impl KeyVerifier {
             validation,
             environment,
             keys: RwLock::default(),
+            signed: RwLock::default(),
             revoked: RwLock::default(),
             accounts: RwLock::default(),
             limiter,
@@ -98,7 +106,8 @@ impl KeyVerifier {
 
     /// The key id and the account an API key authenticates, or 401.
     pub async fn verify(&self, db: &Db, api_key: &str) -> Result<(Uuid, Arc<Account>), ApiError> {
-        let claims = self.decode(api_key)?;
+        let hash = key_hash(api_key);
+        let claims = self.signed_claims(api_key, &hash)?;
         if claims.env != self.environment.as_str() {
             return Err(ApiError::Unauthorized);
         }
@@ -113,7 +122,6 @@ impl KeyVerifier {
                 .await?
                 .ok_or(ApiError::Unauthorized)?,
         };
-        let hash = key_hash(api_key);
         if !bool::from(entry.hash.as_bytes().ct_eq(hash.as_bytes()))
             || entry.account_id != claims.sub
         {
@@ -127,20 +135,41 @@ impl KeyVerifier {
     }
 
     /// The claims of a key signed with the current secret, or with a
-    /// previous one whose end has not passed.
-    fn decode(&self, api_key: &str) -> Result<ApiKeyClaims, ApiError> {
+    /// previous one whose end has not passed; `hash` is the key's SHA-256.
+    fn signed_claims(&self, api_key: &str, hash: &str) -> Result<ApiKeyClaims, ApiError> {
+        let now = self.clock.now();
+        if let Some((claims, until)) = read(&self.signed).get(hash) {
+            if until.is_none_or(|until| now < until) {
+                return Ok(claims.clone());
+            }
+        }
+        let (claims, until) = self.decode(api_key, now)?;
+        let mut signed = write(&self.signed);
+        if signed.len() >= MAX_SIGNED_KEYS {
+            signed.clear();
+        }
+        signed.insert(hash.to_string(), (claims.clone(), until));
+        Ok(claims)
+    }
+
+    /// Checks the signature: the claims, and the end of the secret that
+    /// signed them (`None` for the current one).
+    fn decode(
+        &self,
+        api_key: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(ApiKeyClaims, Option<DateTime<Utc>>), ApiError> {
         let decode = |key: &DecodingKey| {
             jsonwebtoken::decode::<ApiKeyClaims>(api_key, key, &self.validation)
                 .map(|data| data.claims)
         };
         if let Ok(claims) = decode(&self.decoding_key) {
-            return Ok(claims);
+            return Ok((claims, None));
         }
-        let now = self.clock.now();
         self.previous
             .iter()
             .filter(|(_, until)| until.is_none_or(|until| now < until))
-            .find_map(|(key, _)| decode(key).ok())
+            .find_map(|(key, until)| decode(key).ok().map(|claims| (claims, *until)))
             .ok_or(ApiError::Unauthorized)
     }
 

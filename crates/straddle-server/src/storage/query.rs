@@ -14,11 +14,6 @@ use uuid::Uuid;
 
 use crate::error::ApiError;
 
-/// Lowercase hex.
-pub fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
 /// The wire name of an enum value (`"verified"`).
 pub fn enum_text<T: Serialize>(value: &T) -> String {
     match serde_json::to_value(value) {

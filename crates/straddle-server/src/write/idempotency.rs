@@ -23,7 +23,6 @@ use uuid::Uuid;
 
 use crate::error::{item, ApiError};
 use crate::security::crypto::Sealer;
-use crate::storage::query::hex;
 use crate::storage::sql::Conn;
 
 /// How long a completed key is remembered.
@@ -122,7 +121,7 @@ fn sha256(parts: &[&str]) -> String {
         hasher.update((part.len() as u64).to_be_bytes());
         hasher.update(part.as_bytes());
     }
-    hex(&hasher.finalize())
+    hex::encode(hasher.finalize())
 }
 
 /// A response to send: fresh, or replayed from the store.
