@@ -554,20 +554,22 @@ fn run_batch(
     batch: Vec<Job>,
     reports: &mut Vec<Box<dyn FnOnce(bool) + Send>>,
 ) -> Result<(), rusqlite::Error> {
-    conn.execute_batch("BEGIN IMMEDIATE; SAVEPOINT job")?;
+    let run = |conn: &rusqlite::Connection, sql: &str| conn.prepare_cached(sql)?.execute([]);
+    conn.execute_batch("BEGIN IMMEDIATE")?;
     for (index, job) in batch.into_iter().enumerate() {
         if index > 0 {
-            conn.execute_batch("RELEASE SAVEPOINT job; SAVEPOINT job")?;
+            run(conn, "RELEASE SAVEPOINT job")?;
         }
+        run(conn, "SAVEPOINT job")?;
         // The job's statements run synchronously on this thread; its future
         // never waits on anything else.
         let ran = futures::executor::block_on(job(&mut Conn::Sqlite(conn)));
         reports.push(ran.report);
         if ran.failed {
-            conn.execute_batch("ROLLBACK TO SAVEPOINT job")?;
+            run(conn, "ROLLBACK TO SAVEPOINT job")?;
         }
     }
-    conn.execute_batch("RELEASE SAVEPOINT job")?;
+    run(conn, "RELEASE SAVEPOINT job")?;
     search::index_pending(conn)?;
     conn.execute_batch("COMMIT")
 }
