@@ -57,11 +57,14 @@ pub struct KeyVerifier {
     keys: RwLock<HashMap<Uuid, Arc<KeyEntry>>>,
     /// Claims of keys whose signature checked out, by the key's SHA-256,
     /// with the end of the secret that signed them (if any).
-    signed: RwLock<HashMap<String, (ApiKeyClaims, Option<DateTime<Utc>>)>>,
+    signed: RwLock<HashMap<String, Signed>>,
     revoked: RwLock<HashSet<Uuid>>,
     accounts: RwLock<HashMap<Uuid, Arc<Account>>>,
     limiter: RateLimiter,
 }
+
+/// A key's claims and the end of the secret that signed them (if any).
+type Signed = (ApiKeyClaims, Option<DateTime<Utc>>);
 
 /// Most verified keys remembered; the memory starts over when full.
 const MAX_SIGNED_KEYS: usize = 10_000;
@@ -154,11 +157,7 @@ impl KeyVerifier {
 
     /// Checks the signature: the claims, and the end of the secret that
     /// signed them (`None` for the current one).
-    fn decode(
-        &self,
-        api_key: &str,
-        now: DateTime<Utc>,
-    ) -> Result<(ApiKeyClaims, Option<DateTime<Utc>>), ApiError> {
+    fn decode(&self, api_key: &str, now: DateTime<Utc>) -> Result<Signed, ApiError> {
         let decode = |key: &DecodingKey| {
             jsonwebtoken::decode::<ApiKeyClaims>(api_key, key, &self.validation)
                 .map(|data| data.claims)

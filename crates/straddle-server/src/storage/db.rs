@@ -541,7 +541,10 @@ fn run_writer(
         for report in reports {
             report(committed);
         }
-        if wal_too_long.0.swap(false, std::sync::atomic::Ordering::Relaxed) {
+        if wal_too_long
+            .0
+            .swap(false, std::sync::atomic::Ordering::Relaxed)
+        {
             if let Err(err) = checkpoint(&conn) {
                 tracing::warn!(%err, "WAL checkpoint on the writer failed");
             }

@@ -231,14 +231,26 @@ mod tests {
     fn a_due_large_count_is_recounted_by_one_caller_while_the_others_reuse_it() {
         let counts = CountCache::default();
         let start = Instant::now();
-        assert_eq!(counts.get_or_refresh_at("q", start), None, "unknown lists are counted");
+        assert_eq!(
+            counts.get_or_refresh_at("q", start),
+            None,
+            "unknown lists are counted"
+        );
         counts.put_at("q".into(), 20_000, start);
         let fresh = start + LARGE_COUNT_TTL / 2;
         assert_eq!(counts.get_or_refresh_at("q", fresh), Some(20_000));
 
         let due = start + LARGE_COUNT_TTL;
-        assert_eq!(counts.get_or_refresh_at("q", due), None, "the first caller recounts");
-        assert_eq!(counts.get_or_refresh_at("q", due), Some(20_000), "the rest do not wait");
+        assert_eq!(
+            counts.get_or_refresh_at("q", due),
+            None,
+            "the first caller recounts"
+        );
+        assert_eq!(
+            counts.get_or_refresh_at("q", due),
+            Some(20_000),
+            "the rest do not wait"
+        );
         counts.put_at("q".into(), 20_500, due);
         assert_eq!(counts.get_or_refresh_at("q", due), Some(20_500));
 

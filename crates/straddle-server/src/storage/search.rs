@@ -319,7 +319,11 @@ mod tests {
         ensure_sqlite(&mut conn).unwrap();
         assert_eq!(matches(&conn, "knope"), [1], "existing rows are indexed");
         let sql: String = conn
-            .query_row("SELECT sql FROM sqlite_master WHERE name = 'customer_search'", [], |r| r.get(0))
+            .query_row(
+                "SELECT sql FROM sqlite_master WHERE name = 'customer_search'",
+                [],
+                |r| r.get(0),
+            )
             .unwrap();
         assert!(sql.contains(FTS_OPTIONS), "{sql}");
 
@@ -333,7 +337,10 @@ mod tests {
              SAVEPOINT job; INSERT INTO customer (name) VALUES ('Ron Swanson'); DELETE FROM customer WHERE name = 'Ron Swanson'; RELEASE job;",
         )
         .unwrap();
-        assert!(matches(&conn, "meagle").is_empty(), "not before the batch ends");
+        assert!(
+            matches(&conn, "meagle").is_empty(),
+            "not before the batch ends"
+        );
         index_pending(&conn).unwrap();
         conn.execute_batch("COMMIT").unwrap();
 
@@ -348,7 +355,11 @@ mod tests {
             .unwrap();
         assert_eq!(queued, 0);
 
-        conn.execute("DELETE FROM customer WHERE rowid = 2", []).unwrap();
-        assert!(matches(&conn, "meagle").is_empty(), "deleted rows leave at once");
+        conn.execute("DELETE FROM customer WHERE rowid = 2", [])
+            .unwrap();
+        assert!(
+            matches(&conn, "meagle").is_empty(),
+            "deleted rows leave at once"
+        );
     }
 }
