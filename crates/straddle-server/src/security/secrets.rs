@@ -352,11 +352,7 @@ pub fn check_value(secret: &[u8], label: &str) -> String {
         hmac::Hmac::<sha2::Sha256>::new_from_slice(secret).expect("HMAC takes any key length");
     mac.update(b"straddle secret check v1: ");
     mac.update(label.as_bytes());
-    mac.finalize()
-        .into_bytes()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    hex::encode(mac.finalize().into_bytes())
 }
 
 /// Check values in the database: recording, comparing, rotating.
