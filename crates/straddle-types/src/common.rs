@@ -24,20 +24,15 @@ impl Timestamp {
         // every call, and timestamps are written on every row and response.
         let (date, time) = (self.0.date_naive(), self.0.time());
         let ticks = time.nanosecond().min(999_999_999) / 100;
-        let mut text = String::with_capacity(28);
-        let _ = fmt::Write::write_fmt(
-            &mut text,
-            format_args!(
-                "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{ticks:07}Z",
-                date.year(),
-                date.month(),
-                date.day(),
-                time.hour(),
-                time.minute(),
-                time.second()
-            ),
-        );
-        text
+        format!(
+            "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{ticks:07}Z",
+            date.year(),
+            date.month(),
+            date.day(),
+            time.hour(),
+            time.minute(),
+            time.second()
+        )
     }
 
     /// Parses any RFC 3339 timestamp.

@@ -449,10 +449,10 @@ impl Drop for Reader {
 /// fsync of the database file) on the writer's path would stall every
 /// write queued behind it. The checkpointer thread does it instead (the
 /// writer only finishes one when the WAL grows too long; see
-/// [`run_writer`]). The
-/// writer keeps 16 MiB of pages cached (the indexes it appends to stay
-/// in memory) and its savepoints' journal in memory; the WAL file is cut
-/// back to 64 MiB when it is reused, so a restart has little to read.
+/// [`run_writer`]). The writer keeps 16 MiB of pages cached (the indexes
+/// it appends to stay in memory) and its savepoints' journal in memory;
+/// the WAL file is cut back to 64 MiB when it is reused, so a restart has
+/// little to read.
 const WRITER_PRAGMAS: &str = "PRAGMA wal_autocheckpoint = 0; PRAGMA cache_size = -16384; \
      PRAGMA temp_store = MEMORY; PRAGMA journal_size_limit = 67108864;";
 
@@ -508,6 +508,7 @@ fn checkpoint(conn: &rusqlite::Connection) -> rusqlite::Result<i64> {
 
 /// The SQLite writer thread: one transaction per batch of queued jobs, each
 /// job in its own savepoint.
+///
 /// After a batch, when the checkpointer found the WAL too long, the writer
 /// copies the few frames written since that checkpoint itself, so that its
 /// next transaction starts the WAL over (cut back by `journal_size_limit`).

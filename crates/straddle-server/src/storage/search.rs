@@ -178,6 +178,7 @@ impl Searchable {
         )
     }
 
+    /// Queues every row of this table (a search table being built).
     fn sqlite_queue_all(&self) -> String {
         format!(
             "INSERT OR IGNORE INTO search_pending (searched, row_id) SELECT '{table}', rowid FROM {table}",
