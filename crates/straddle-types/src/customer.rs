@@ -342,11 +342,11 @@ pub struct CustomerListQuery {
     pub sort_order: Option<SortOrder>,
     /// Statuses, comma-separated.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[param(value_type = Option<Vec<CustomerStatus>>, style = Form, explode = false)]
+    #[param(value_type = Option<Vec<CustomerStatus>>, style = Form, explode = false, min_items = 1)]
     pub status: Option<String>,
     /// Customer types, comma-separated.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[param(value_type = Option<Vec<CustomerType>>, style = Form, explode = false)]
+    #[param(value_type = Option<Vec<CustomerType>>, style = Form, explode = false, min_items = 1)]
     pub types: Option<String>,
 }
 

@@ -335,11 +335,11 @@ pub struct PaykeyListQuery {
     pub sort_order: Option<SortOrder>,
     /// Sources, comma-separated.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[param(value_type = Option<Vec<PaykeySource>>, style = Form, explode = false)]
+    #[param(value_type = Option<Vec<PaykeySource>>, style = Form, explode = false, min_items = 1)]
     pub source: Option<String>,
     /// Statuses, comma-separated.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[param(value_type = Option<Vec<PaykeyStatus>>, style = Form, explode = false)]
+    #[param(value_type = Option<Vec<PaykeyStatus>>, style = Form, explode = false, min_items = 1)]
     pub status: Option<String>,
     /// `true`: blocked and eligible for unblock; `false`: blocked and not eligible.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -65,15 +65,23 @@ impl Paging {
 }
 
 /// Parses a comma-separated list of enum values (`status=review,rejected`),
-/// as the document declares it (an array, `explode: false`): an empty value
-/// is the empty list; an empty or unknown item is a 400.
+/// as the document declares it (an array, `explode: false`, `minItems: 1`):
+/// an absent parameter is no filter; an empty value, an empty item or an
+/// unknown item is a 400. (`status=` would otherwise be ambiguous between no
+/// value and one empty value.)
 pub fn parse_list<T: DeserializeOwned>(
     reference: &str,
     text: Option<&str>,
 ) -> Result<Vec<T>, ApiError> {
-    let Some(text) = text.filter(|text| !text.is_empty()) else {
+    let Some(text) = text else {
         return Ok(vec![]);
     };
+    if text.is_empty() {
+        return Err(ApiError::invalid_field(
+            reference,
+            "List at least one value, comma-separated, or leave the parameter out.",
+        ));
+    }
     text.split(',')
         .map(|part| {
             serde_json::from_value(serde_json::Value::String(part.to_string()))
@@ -95,8 +103,10 @@ mod tests {
             parse("review,rejected").unwrap(),
             [CustomerStatus::Review, CustomerStatus::Rejected]
         );
-        assert!(parse("").unwrap().is_empty());
-        for bad in [",", "review,", " review", "nope"] {
+        assert!(parse_list::<CustomerStatus>("status", None)
+            .unwrap()
+            .is_empty());
+        for bad in ["", ",", "review,", " review", "nope"] {
             assert!(parse(bad).is_err(), "{bad:?}");
         }
     }

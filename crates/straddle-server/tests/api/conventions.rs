@@ -132,6 +132,10 @@ async fn hostile_inputs_never_cause_a_server_error() {
         "/v1/customers?page_size=abc",
         "/v1/customers?page_number=0",
         "/v1/customers?status=nope",
+        "/v1/customers?status=",
+        "/v1/customers?types=individual,",
+        "/v1/paykeys?source=&status=",
+        "/v1/paykeys?source=plaid&status=",
         "/v1/customers?created_from=yesterday",
     ] {
         let reply = app.get(path).await;
