@@ -43,6 +43,8 @@ pub fn parse_time(text: &str) -> Result<Timestamp, ApiError> {
 pub struct Filter {
     conditions: Vec<String>,
     binds: Vec<String>,
+    /// A search found few enough matches that their rows are read by rowid.
+    few_matches: bool,
 }
 
 impl Filter {
@@ -51,6 +53,7 @@ impl Filter {
         let mut filter = Filter {
             conditions: vec![],
             binds: vec![],
+            few_matches: false,
         };
         filter.compare(column, "=", value);
         filter
@@ -101,6 +104,7 @@ impl Filter {
             // A unary `+` keeps the planner off the scope's index, so it
             // reads the few matches by rowid instead.
             self.conditions[0] = format!("+{}", self.conditions[0]);
+            self.few_matches = true;
         }
         self.binds.push(plan.value);
         self.conditions.push(plan.condition);
@@ -128,6 +132,27 @@ impl Filter {
         } = page;
         let predicate = self.conditions.join(" AND ");
         let args = || self.binds.iter().map(Arg::from).collect::<Vec<_>>();
+        let offset = i64::from(number.saturating_sub(1)) * i64::from(size);
+        if self.few_matches {
+            // One pass over the matches: sort their keys, count them, then
+            // read only the page's rows.
+            let page_sql = format!(
+                "SELECT {columns}, hits.search_total AS search_total FROM \
+                 (SELECT rowid AS search_hit, COUNT(*) OVER () AS search_total FROM {table} WHERE {predicate} \
+                  ORDER BY {order} LIMIT {size} OFFSET {offset}) AS hits \
+                 JOIN {table} ON {table}.rowid = hits.search_hit ORDER BY {order}"
+            );
+            let rows = conn.fetch_all(&page_sql, args()).await?;
+            let total = match rows.first() {
+                Some(row) => row.int("search_total")?.max(0) as u64,
+                None if offset == 0 => 0,
+                None => {
+                    let count_sql = format!("SELECT COUNT(*) AS n FROM {table} WHERE {predicate}");
+                    conn.fetch_one(&count_sql, args()).await?.int("n")?.max(0) as u64
+                }
+            };
+            return Ok((rows, total));
+        }
         let count_sql = format!("SELECT COUNT(*) AS n FROM {table} WHERE {predicate}");
         let key = format!("{count_sql}\u{0}{}", self.binds.join("\u{0}"));
         let total = match counts.get_or_refresh(&key) {
@@ -148,7 +173,6 @@ impl Filter {
                 }
             }
         };
-        let offset = i64::from(number.saturating_sub(1)) * i64::from(size);
         let page_sql = format!(
             "SELECT {columns} FROM {table} WHERE {predicate} ORDER BY {order} LIMIT {size} OFFSET {offset}"
         );

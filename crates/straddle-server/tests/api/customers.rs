@@ -369,6 +369,24 @@ async fn search_text_finds_substrings_of_one_field() {
     assert_eq!(search("%\"q").await, ["Leslie Knope"]);
     assert!(search("kinsann").await.is_empty(), "no match across fields");
     assert_eq!(search("pawnee").await, ["Leslie Knope", "Émile Zoë"]);
+    // Pages of a search count every match, past the last page too.
+    for (page, expected) in [(1, &["Leslie Knope"][..]), (2, &["Émile Zoë"]), (3, &[])] {
+        let reply = app
+            .get(&format!(
+                "/v1/customers?sort_by=name&sort_order=asc&search_text=pawnee&page_size=1&page_number={page}"
+            ))
+            .await;
+        let names: Vec<_> = reply
+            .data()
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["name"].clone())
+            .collect();
+        assert_eq!(names, expected, "page {page}");
+        assert_eq!(reply.body["meta"]["total_items"], 2, "page {page}");
+        assert_eq!(reply.body["meta"]["total_pages"], 2, "page {page}");
+    }
 
     let ann = format!("/v1/customers/{}", ids["Ann Perkins"]);
     let update = json!({"name": "Ann Meagle", "email": "ann@eagleton.com", "phone": "+13175550100", "device": {"ip_address": "198.51.100.2"}, "status": "inactive"});
