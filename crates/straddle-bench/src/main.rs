@@ -75,6 +75,10 @@ enum Mode {
         /// Paykeys per customer.
         #[arg(long, default_value_t = 5)]
         paykeys_per_customer: u64,
+        /// Keep the seeded SQLite database in this directory, and measure
+        /// the one already there (without seeding) on later runs.
+        #[arg(long, conflicts_with = "database_url")]
+        keep: Option<PathBuf>,
     },
     /// Webhook delivery: events/s to a local receiver, commit-to-delivery latency.
     Webhooks,
@@ -88,11 +92,13 @@ fn main() -> anyhow::Result<()> {
         Some(Mode::Scale {
             customers,
             paykeys_per_customer,
+            keep,
         }) => runtime.block_on(scale(
             &cli.load,
             &cli.serve_args,
             customers,
             paykeys_per_customer,
+            keep,
         )),
         Some(Mode::Webhooks) => {
             runtime.block_on(webhooks::run(&cli.load, cli.instances, &cli.serve_args))
@@ -176,6 +182,8 @@ struct Database {
     url: String,
     dir: PathBuf,
     postgres_base: Option<String>,
+    /// Left in place by [`Database::drop_now`].
+    kept: bool,
 }
 
 impl Database {
@@ -195,6 +203,7 @@ impl Database {
                     url: format!("{prefix}/{name}"),
                     dir,
                     postgres_base: Some(base.to_string()),
+                    kept: false,
                 })
             }
             Some(other) => bail!("--database-url must be postgres://…, not {other}"),
@@ -202,8 +211,21 @@ impl Database {
                 url: format!("sqlite://{}/bench.db", dir.display()),
                 dir,
                 postgres_base: None,
+                kept: false,
             }),
         }
+    }
+
+    /// A SQLite database in `dir`, kept after the run.
+    fn kept(dir: PathBuf) -> anyhow::Result<Database> {
+        std::fs::create_dir_all(&dir)?;
+        let dir = dir.canonicalize()?;
+        Ok(Database {
+            url: format!("sqlite://{}/bench.db", dir.display()),
+            dir,
+            postgres_base: None,
+            kept: true,
+        })
     }
 
     fn secrets(&self) -> PathBuf {
@@ -230,6 +252,9 @@ impl Database {
     }
 
     async fn drop_now(self) -> anyhow::Result<()> {
+        if self.kept {
+            return Ok(());
+        }
         if let (Some(base), Some((_, name))) = (&self.postgres_base, self.url.rsplit_once('/')) {
             let mut conn = PgConnection::connect(base).await?;
             conn.execute(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)").as_str())
@@ -365,33 +390,49 @@ async fn scale(
     serve_args: &[String],
     customers: u64,
     paykeys_per_customer: u64,
+    keep: Option<PathBuf>,
 ) -> anyhow::Result<()> {
-    let db = Database::fresh(load.database_url.as_deref()).await?;
-    let boot = admin(&db, &["bootstrap", "--output", "json"])?;
+    let db = match keep {
+        Some(dir) => Database::kept(dir)?,
+        None => Database::fresh(load.database_url.as_deref()).await?,
+    };
+    let seeded = db.dir.join("bootstrap.json");
+    let boot: Value = if db.kept && seeded.exists() {
+        let boot = serde_json::from_slice(&std::fs::read(&seeded)?)?;
+        println!(
+            "measuring the database kept in {} ({} bytes)",
+            db.dir.display(),
+            db.size().await?
+        );
+        boot
+    } else {
+        let boot = admin(&db, &["bootstrap", "--output", "json"])?;
+        let account = boot["account_id"].as_str().context("no account_id")?;
+        let seeding = Instant::now();
+        admin(
+            &db,
+            &[
+                "seed",
+                "--account",
+                account,
+                "--customers",
+                &customers.to_string(),
+                "--paykeys-per-customer",
+                &paykeys_per_customer.to_string(),
+            ],
+        )?;
+        let paykeys = customers * paykeys_per_customer;
+        println!(
+            "seeded {customers} customers and {paykeys} paykeys in {:.1} s; {:.0} database bytes per paykey",
+            seeding.elapsed().as_secs_f64(),
+            db.size().await? as f64 / paykeys.max(1) as f64
+        );
+        if db.kept {
+            std::fs::write(&seeded, serde_json::to_vec(&boot)?)?;
+        }
+        boot
+    };
     let key = boot["api_key"].as_str().context("no api_key")?.to_string();
-    let account = boot["account_id"]
-        .as_str()
-        .context("no account_id")?
-        .to_string();
-    let seeding = Instant::now();
-    admin(
-        &db,
-        &[
-            "seed",
-            "--account",
-            &account,
-            "--customers",
-            &customers.to_string(),
-            "--paykeys-per-customer",
-            &paykeys_per_customer.to_string(),
-        ],
-    )?;
-    let paykeys = customers * paykeys_per_customer;
-    println!(
-        "seeded {customers} customers and {paykeys} paykeys in {:.1} s; {:.0} database bytes per paykey",
-        seeding.elapsed().as_secs_f64(),
-        db.size().await? as f64 / paykeys.max(1) as f64
-    );
     let baseline = start({
         let mut command = Command::new(std::env::current_exe()?);
         command.arg("baseline");
