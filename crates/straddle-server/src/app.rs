@@ -25,7 +25,7 @@ use crate::security::guard::Guard;
 use crate::security::keys::KeyVerifier;
 use crate::security::rate_limit::RateLimiter;
 use crate::security::secrets::{check, SecretSources};
-use crate::state::AppState;
+use crate::state::{AppState, Shared};
 use crate::storage::db::Db;
 use crate::write::pipeline::Pipeline;
 use crate::{bridge, customers, jobs, metrics, paykeys, webhooks, widget};
@@ -164,7 +164,7 @@ impl Application {
         );
         let guard = Arc::new(Guard::new(config.guard));
         guard.clone().spawn_reporter(clock.clone());
-        let state = AppState {
+        let state = AppState::new(Shared {
             db,
             pipeline,
             clock,
@@ -175,7 +175,7 @@ impl Application {
             secrets,
             config: Arc::new(config),
             providers,
-        };
+        });
         Ok(Application {
             listener,
             metrics_listener,

@@ -14,9 +14,28 @@ use crate::security::secrets::{Secrets, SigningKey};
 use crate::storage::db::Db;
 use crate::write::pipeline::Pipeline;
 
-/// Everything a request handler can reach.
+/// Everything a request handler can reach, behind one reference count:
+/// every request clones it several times (each middleware and extractor).
 #[derive(Clone, Debug)]
-pub struct AppState {
+pub struct AppState(Arc<Shared>);
+
+impl AppState {
+    pub fn new(shared: Shared) -> Self {
+        AppState(Arc::new(shared))
+    }
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Shared;
+
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}
+
+/// The contents of [`AppState`].
+#[derive(Debug)]
+pub struct Shared {
     /// Storage, for reads.
     pub db: Db,
     /// Runs write commands.

@@ -320,7 +320,12 @@ fn from_rusqlite(row: &rusqlite::Row<'_>, names: &[String]) -> Result<Row, ApiEr
         let value = match row.get_ref(index).map_err(sqlite_error)? {
             ValueRef::Null => Value::Null,
             ValueRef::Integer(value) => Value::Int(value),
-            ValueRef::Text(text) => Value::Text(String::from_utf8_lossy(text).into_owned()),
+            // `from_utf8` checks ASCII a word at a time; `from_utf8_lossy`
+            // walks it in chunks.
+            ValueRef::Text(text) => Value::Text(match std::str::from_utf8(text) {
+                Ok(text) => text.to_owned(),
+                Err(_) => String::from_utf8_lossy(text).into_owned(),
+            }),
             ValueRef::Real(_) | ValueRef::Blob(_) => {
                 return Err(ApiError::Internal(format!(
                     "column {name} has an unsupported type"
