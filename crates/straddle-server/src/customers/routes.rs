@@ -133,7 +133,7 @@ async fn list(
         &query,
         &statuses,
         &types,
-        paging.page(state.db.counts()),
+        paging.page(&state.db),
     )
     .await?;
     let sort_by = crate::storage::query::enum_text(&query.sort_by.unwrap_or_default());

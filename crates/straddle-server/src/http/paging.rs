@@ -3,7 +3,8 @@
 use serde::de::DeserializeOwned;
 
 use crate::error::{item, ApiError};
-use crate::storage::query::{CountCache, Page};
+use crate::storage::db::Db;
+use crate::storage::query::Page;
 
 /// Largest page any list endpoint returns.
 pub const MAX_PAGE_SIZE: u32 = 1000;
@@ -49,12 +50,12 @@ impl Paging {
         Ok(Paging { number, size })
     }
 
-    /// The requested page, counted with `counts`.
-    pub fn page<'a>(&self, counts: &'a CountCache) -> Page<'a> {
+    /// The requested page of a list read from `db`.
+    pub fn page<'a>(&self, db: &'a Db) -> Page<'a> {
         Page {
             number: self.number,
             size: self.size,
-            counts,
+            db,
         }
     }
 

@@ -53,7 +53,7 @@ async fn list(
         &query,
         &statuses,
         &sources,
-        paging.page(state.db.counts()),
+        paging.page(&state.db),
     )
     .await?;
     let sort_by = crate::storage::query::enum_text(&query.sort_by.unwrap_or_default());

@@ -5,6 +5,7 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+use crate::storage::db::Db;
 use crate::storage::search::{like_any, like_pattern, Searchable};
 use crate::storage::sql::{Arg, Conn, Row};
 use serde::de::DeserializeOwned;
@@ -125,11 +126,7 @@ impl Filter {
         order: &str,
         page: Page<'_>,
     ) -> Result<(Vec<Row>, u64), ApiError> {
-        let Page {
-            number,
-            size,
-            counts,
-        } = page;
+        let Page { number, size, db } = page;
         let predicate = self.conditions.join(" AND ");
         let args = || self.binds.iter().map(Arg::from).collect::<Vec<_>>();
         let offset = i64::from(number.saturating_sub(1)) * i64::from(size);
@@ -155,9 +152,13 @@ impl Filter {
         }
         let count_sql = format!("SELECT COUNT(*) AS n FROM {table} WHERE {predicate}");
         let key = format!("{count_sql}\u{0}{}", self.binds.join("\u{0}"));
-        let total = match counts.get_or_refresh(&key) {
-            Some(total) => total,
-            None => {
+        let total = match db.counts().lookup(&key) {
+            Lookup::Fresh(total) => total,
+            Lookup::Due(previous) => {
+                recount_later(db.clone(), key, count_sql, self.binds.clone());
+                previous
+            }
+            Lookup::Unknown => {
                 let bounded_sql = format!(
                     "SELECT COUNT(*) AS n FROM (SELECT 1 FROM {table} WHERE {predicate} LIMIT {}) AS bounded",
                     EXACT_COUNT_LIMIT + 1
@@ -165,10 +166,9 @@ impl Filter {
                 let bounded = conn.fetch_one(&bounded_sql, args()).await?.int("n")?.max(0) as u64;
                 if bounded > EXACT_COUNT_LIMIT {
                     let total = conn.fetch_one(&count_sql, args()).await?.int("n")?.max(0) as u64;
-                    counts.put(key, total);
+                    db.counts().put(key, total);
                     total
                 } else {
-                    counts.forget(&key);
                     bounded
                 }
             }
@@ -180,13 +180,35 @@ impl Filter {
     }
 }
 
-/// One page of a list: its number (from 1), its size, and where large
-/// totals are remembered.
+/// One page of a list: its number (from 1), its size, and the database
+/// (where large totals are remembered, and recounted).
 #[derive(Clone, Copy, Debug)]
 pub struct Page<'a> {
     pub number: u32,
     pub size: u32,
-    pub counts: &'a CountCache,
+    pub db: &'a Db,
+}
+
+/// Counts a large list again off the request path, on the blocking pool
+/// (a count of a million rows takes tens of milliseconds, which would stall
+/// an async worker and every request queued on it), and stores the total.
+/// A list that has shrunk to [`EXACT_COUNT_LIMIT`] or fewer is forgotten,
+/// so it is counted exactly again.
+fn recount_later(db: Db, key: String, count_sql: String, binds: Vec<String>) {
+    let runtime = tokio::runtime::Handle::current();
+    tokio::task::spawn_blocking(move || {
+        let recount = async {
+            let mut reader = db.reader().await?;
+            let args = binds.iter().map(Arg::from).collect();
+            let total = reader.conn().fetch_one(&count_sql, args).await?.int("n")?;
+            Ok::<_, ApiError>(total.max(0) as u64)
+        };
+        match runtime.block_on(recount) {
+            Ok(total) if total > EXACT_COUNT_LIMIT => db.counts().put(key, total),
+            Ok(_) => db.counts().forget(&key),
+            Err(error) => tracing::warn!(%error, "recounting a large list failed"),
+        }
+    });
 }
 
 /// Lists with at most this many matches are always counted exactly.
@@ -201,31 +223,41 @@ const MAX_CACHED_COUNTS: usize = 4096;
 /// Totals of large lists, kept briefly: counting a million rows for every
 /// page would cost far more than the page itself. A list of up to
 /// [`EXACT_COUNT_LIMIT`] matches is counted exactly every time; a larger
-/// one is counted once per [`LARGE_COUNT_TTL`], by one request, while the
-/// others reuse the previous total, so its `total_items` may lag by up to
-/// that long.
+/// one is counted when first seen, then again every [`LARGE_COUNT_TTL`] in
+/// the background while requests answer with the previous total, so its
+/// `total_items` may lag by up to that long (plus the recount).
 #[derive(Debug, Default)]
 pub struct CountCache {
     entries: Mutex<HashMap<String, (Instant, u64)>>,
 }
 
+/// What the cache knows of a list's total.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Lookup {
+    /// Counted within [`LARGE_COUNT_TTL`].
+    Fresh(u64),
+    /// Due for a recount, which falls to this caller alone: the entry
+    /// counts as fresh again for the others meanwhile.
+    Due(u64),
+    /// Not known to be large: count it.
+    Unknown,
+}
+
 impl CountCache {
-    /// The remembered total of a large list; `None` when the list is not
-    /// known to be large, or when its total is due for a recount, which
-    /// then falls to this caller alone: the entry counts as fresh again
-    /// for the others until the caller stores the new total.
-    fn get_or_refresh(&self, key: &str) -> Option<u64> {
-        self.get_or_refresh_at(key, Instant::now())
+    fn lookup(&self, key: &str) -> Lookup {
+        self.lookup_at(key, Instant::now())
     }
 
-    fn get_or_refresh_at(&self, key: &str, now: Instant) -> Option<u64> {
+    fn lookup_at(&self, key: &str, now: Instant) -> Lookup {
         let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
-        let (at, total) = entries.get_mut(key)?;
+        let Some((at, total)) = entries.get_mut(key) else {
+            return Lookup::Unknown;
+        };
         if now.saturating_duration_since(*at) < LARGE_COUNT_TTL {
-            return Some(*total);
+            return Lookup::Fresh(*total);
         }
         *at = now;
-        None
+        Lookup::Due(*total)
     }
 
     fn put(&self, key: String, total: u64) {
@@ -256,29 +288,29 @@ mod tests {
         let counts = CountCache::default();
         let start = Instant::now();
         assert_eq!(
-            counts.get_or_refresh_at("q", start),
-            None,
+            counts.lookup_at("q", start),
+            Lookup::Unknown,
             "unknown lists are counted"
         );
         counts.put_at("q".into(), 20_000, start);
         let fresh = start + LARGE_COUNT_TTL / 2;
-        assert_eq!(counts.get_or_refresh_at("q", fresh), Some(20_000));
+        assert_eq!(counts.lookup_at("q", fresh), Lookup::Fresh(20_000));
 
         let due = start + LARGE_COUNT_TTL;
         assert_eq!(
-            counts.get_or_refresh_at("q", due),
-            None,
-            "the first caller recounts"
+            counts.lookup_at("q", due),
+            Lookup::Due(20_000),
+            "the first caller recounts, answering with the previous total"
         );
         assert_eq!(
-            counts.get_or_refresh_at("q", due),
-            Some(20_000),
-            "the rest do not wait"
+            counts.lookup_at("q", due),
+            Lookup::Fresh(20_000),
+            "the rest do not recount"
         );
         counts.put_at("q".into(), 20_500, due);
-        assert_eq!(counts.get_or_refresh_at("q", due), Some(20_500));
+        assert_eq!(counts.lookup_at("q", due), Lookup::Fresh(20_500));
 
         counts.forget("q");
-        assert_eq!(counts.get_or_refresh_at("q", due), None);
+        assert_eq!(counts.lookup_at("q", due), Lookup::Unknown);
     }
 }

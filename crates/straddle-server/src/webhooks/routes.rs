@@ -80,7 +80,7 @@ async fn list(
         &mut reader.conn(),
         &state.sealer,
         caller.account_id(),
-        paging.page(state.db.counts()),
+        paging.page(&state.db),
     )
     .await?;
     let items = records.iter().map(repo::EndpointRecord::to_wire).collect();
@@ -174,7 +174,7 @@ async fn deliveries(
     let mut reader = state.db.reader().await?;
     let mut conn = reader.conn();
     repo::get(&mut conn, &state.sealer, caller.account_id(), id).await?;
-    let (attempts, total) = repo::attempts(&mut conn, id, paging.page(state.db.counts())).await?;
+    let (attempts, total) = repo::attempts(&mut conn, id, paging.page(&state.db)).await?;
     caller.array(
         paging,
         total,
