@@ -2,11 +2,8 @@
 //! times, and a small builder for filtered, paged list queries.
 
 use std::collections::HashMap;
-use std::future::Future;
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
-
-use tokio::sync::OnceCell;
 
 use crate::storage::db::Db;
 use crate::storage::search::{like_any, like_pattern, Searchable};
@@ -168,10 +165,9 @@ impl Filter {
                 );
                 let bounded = conn.fetch_one(&bounded_sql, args()).await?.int("n")?.max(0) as u64;
                 if bounded > EXACT_COUNT_LIMIT {
-                    let count = async {
-                        Ok(conn.fetch_one(&count_sql, args()).await?.int("n")?.max(0) as u64)
-                    };
-                    db.counts().count_once(key, count).await?
+                    let total = conn.fetch_one(&count_sql, args()).await?.int("n")?.max(0) as u64;
+                    db.counts().put(key, total);
+                    total
                 } else {
                     bounded
                 }
@@ -233,9 +229,6 @@ const MAX_CACHED_COUNTS: usize = 4096;
 #[derive(Debug, Default)]
 pub struct CountCache {
     entries: Mutex<HashMap<String, (Instant, u64)>>,
-    /// Large lists being counted for the first time: requests for the same
-    /// list wait for one count instead of each taking its own.
-    first_counts: Mutex<HashMap<String, Arc<OnceCell<u64>>>>,
 }
 
 /// What the cache knows of a list's total.
@@ -265,27 +258,6 @@ impl CountCache {
         }
         *at = now;
         Lookup::Due(*total)
-    }
-
-    /// Runs `count` for a large list seen for the first time, unless a
-    /// request for the same list is already counting it: then waits for
-    /// that total. (A waiter takes over if the counting request goes away.)
-    async fn count_once(
-        &self,
-        key: String,
-        count: impl Future<Output = Result<u64, ApiError>>,
-    ) -> Result<u64, ApiError> {
-        let cell = {
-            let mut first = self.first_counts.lock().unwrap_or_else(|e| e.into_inner());
-            first.entry(key.clone()).or_default().clone()
-        };
-        let total = *cell.get_or_try_init(|| count).await?;
-        self.put(key.clone(), total);
-        let mut first = self.first_counts.lock().unwrap_or_else(|e| e.into_inner());
-        if first.get(&key).is_some_and(|c| Arc::ptr_eq(c, &cell)) {
-            first.remove(&key);
-        }
-        Ok(total)
     }
 
     fn put(&self, key: String, total: u64) {
@@ -340,22 +312,5 @@ mod tests {
 
         counts.forget("q");
         assert_eq!(counts.lookup_at("q", due), Lookup::Unknown);
-    }
-
-    #[tokio::test]
-    async fn concurrent_first_counts_of_one_list_take_one_count() {
-        let counts = CountCache::default();
-        let runs = std::sync::atomic::AtomicUsize::new(0);
-        let count = || async {
-            runs.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-            tokio::task::yield_now().await;
-            Ok(12_345)
-        };
-        let totals =
-            futures::future::join_all((0..8).map(|_| counts.count_once("q".into(), count()))).await;
-        assert!(totals.iter().all(|t| matches!(t, Ok(12_345))), "{totals:?}");
-        assert_eq!(runs.load(std::sync::atomic::Ordering::SeqCst), 1);
-        assert_eq!(counts.lookup("q"), Lookup::Fresh(12_345));
-        assert!(counts.first_counts.lock().unwrap().is_empty());
     }
 }
