@@ -130,6 +130,7 @@ impl Filter {
         let predicate = self.conditions.join(" AND ");
         let args = || self.binds.iter().map(Arg::from).collect::<Vec<_>>();
         let offset = i64::from(number.saturating_sub(1)) * i64::from(size);
+        let count_sql = format!("SELECT COUNT(*) AS n FROM {table} WHERE {predicate}");
         if self.few_matches {
             // One pass over the matches: sort their keys, count them, then
             // read only the page's rows.
@@ -143,14 +144,10 @@ impl Filter {
             let total = match rows.first() {
                 Some(row) => row.int("search_total")?.max(0) as u64,
                 None if offset == 0 => 0,
-                None => {
-                    let count_sql = format!("SELECT COUNT(*) AS n FROM {table} WHERE {predicate}");
-                    conn.fetch_one(&count_sql, args()).await?.int("n")?.max(0) as u64
-                }
+                None => count(conn, &count_sql, args()).await?,
             };
             return Ok((rows, total));
         }
-        let count_sql = format!("SELECT COUNT(*) AS n FROM {table} WHERE {predicate}");
         let key = format!("{count_sql}\u{0}{}", self.binds.join("\u{0}"));
         let total = match db.counts().lookup(&key) {
             Lookup::Fresh(total) => total,
@@ -163,9 +160,9 @@ impl Filter {
                     "SELECT COUNT(*) AS n FROM (SELECT 1 FROM {table} WHERE {predicate} LIMIT {}) AS bounded",
                     EXACT_COUNT_LIMIT + 1
                 );
-                let bounded = conn.fetch_one(&bounded_sql, args()).await?.int("n")?.max(0) as u64;
+                let bounded = count(conn, &bounded_sql, args()).await?;
                 if bounded > EXACT_COUNT_LIMIT {
-                    let total = conn.fetch_one(&count_sql, args()).await?.int("n")?.max(0) as u64;
+                    let total = count(conn, &count_sql, args()).await?;
                     db.counts().put(key, total);
                     total
                 } else {
@@ -178,6 +175,11 @@ impl Filter {
         );
         Ok((conn.fetch_all(&page_sql, args()).await?, total))
     }
+}
+
+/// The `n` that a `SELECT COUNT(*) AS n …` query answers.
+async fn count(conn: &mut Conn<'_>, sql: &str, args: Vec<Arg>) -> Result<u64, ApiError> {
+    Ok(conn.fetch_one(sql, args).await?.int("n")?.max(0) as u64)
 }
 
 /// One page of a list: its number (from 1), its size, and the database
@@ -200,8 +202,7 @@ fn recount_later(db: Db, key: String, count_sql: String, binds: Vec<String>) {
         let recount = async {
             let mut reader = db.reader().await?;
             let args = binds.iter().map(Arg::from).collect();
-            let total = reader.conn().fetch_one(&count_sql, args).await?.int("n")?;
-            Ok::<_, ApiError>(total.max(0) as u64)
+            count(&mut reader.conn(), &count_sql, args).await
         };
         match runtime.block_on(recount) {
             Ok(total) if total > EXACT_COUNT_LIMIT => db.counts().put(key, total),
