@@ -207,25 +207,23 @@ impl Database {
                 })
             }
             Some(other) => bail!("--database-url must be postgres://…, not {other}"),
-            None => Ok(Database {
-                url: format!("sqlite://{}/bench.db", dir.display()),
-                dir,
-                postgres_base: None,
-                kept: false,
-            }),
+            None => Ok(Database::sqlite(dir, false)),
         }
     }
 
     /// A SQLite database in `dir`, kept after the run.
     fn kept(dir: PathBuf) -> anyhow::Result<Database> {
         std::fs::create_dir_all(&dir)?;
-        let dir = dir.canonicalize()?;
-        Ok(Database {
+        Ok(Database::sqlite(dir.canonicalize()?, true))
+    }
+
+    fn sqlite(dir: PathBuf, kept: bool) -> Database {
+        Database {
             url: format!("sqlite://{}/bench.db", dir.display()),
             dir,
             postgres_base: None,
-            kept: true,
-        })
+            kept,
+        }
     }
 
     fn secrets(&self) -> PathBuf {
