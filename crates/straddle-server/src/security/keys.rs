@@ -2,8 +2,8 @@
 //! the HS256 signature is checked first (once per key: a key whose
 //! signature checked out is remembered by its SHA-256), then the key id is
 //! looked up in an in-memory cache (filled on first use, revocations
-//! refreshed every few seconds). Also resolves `Straddle-Account-Id` and applies the platform's
-//! rate limit.
+//! refreshed every few seconds). Also resolves `Straddle-Account-Id` and
+//! applies the platform's rate limit.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, RwLock};
