@@ -18,21 +18,32 @@ pub struct Timestamp(pub DateTime<Utc>);
 impl Timestamp {
     /// The canonical text form; lexicographic order equals time order.
     pub fn to_canonical(&self) -> String {
+        self.canonical().as_str().to_owned()
+    }
+
+    /// The canonical form in a fixed buffer (no allocation).
+    fn canonical(&self) -> Canonical {
         use chrono::{Datelike, Timelike};
         // chrono offers 3/6/9 digits; the service uses 7 (100 ns ticks).
-        // Written field by field: chrono's `format` parses its pattern on
-        // every call, and timestamps are written on every row and response.
+        // Digits are written straight into a fixed buffer: timestamps are
+        // written on every row and response, and `format!` cost more than
+        // the rest of a timestamp's serialisation.
         let (date, time) = (self.0.date_naive(), self.0.time());
-        let ticks = time.nanosecond().min(999_999_999) / 100;
-        format!(
-            "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{ticks:07}Z",
-            date.year(),
-            date.month(),
-            date.day(),
-            time.hour(),
-            time.minute(),
-            time.second()
-        )
+        let mut text = *b"0000-00-00T00:00:00.0000000Z";
+        let mut put = |end: usize, digits: usize, mut value: u32| {
+            for at in (end - digits..end).rev() {
+                text[at] = b'0' + (value % 10) as u8;
+                value /= 10;
+            }
+        };
+        put(4, 4, date.year().clamp(0, 9999) as u32);
+        put(7, 2, date.month());
+        put(10, 2, date.day());
+        put(13, 2, time.hour());
+        put(16, 2, time.minute());
+        put(19, 2, time.second());
+        put(27, 7, time.nanosecond().min(999_999_999) / 100);
+        Canonical(text)
     }
 
     /// Parses any RFC 3339 timestamp.
@@ -48,15 +59,24 @@ impl Timestamp {
     }
 }
 
+/// A timestamp's canonical text: ASCII digits and separators only.
+struct Canonical([u8; 28]);
+
+impl Canonical {
+    fn as_str(&self) -> &str {
+        std::str::from_utf8(&self.0).unwrap_or_default()
+    }
+}
+
 impl fmt::Display for Timestamp {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.to_canonical())
+        f.write_str(self.canonical().as_str())
     }
 }
 
 impl Serialize for Timestamp {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_str(&self.to_canonical())
+        serializer.serialize_str(self.canonical().as_str())
     }
 }
 
@@ -103,5 +123,32 @@ mod tests {
         let b = Timestamp::parse("2026-01-05T11:10:08Z").unwrap();
         assert_eq!(b.to_canonical(), "2026-01-05T11:10:08.0000000Z");
         assert!(a.to_canonical() < b.to_canonical());
+    }
+
+    #[test]
+    fn canonical_form_pads_every_field_and_serialises_the_same_text() {
+        for (text, canonical) in [
+            (
+                "0001-02-03T04:05:06.000000001Z",
+                "0001-02-03T04:05:06.0000000Z",
+            ),
+            (
+                "2026-12-31T23:59:59.9999999Z",
+                "2026-12-31T23:59:59.9999999Z",
+            ),
+            (
+                "2026-07-09T00:00:00.1200000+02:00",
+                "2026-07-08T22:00:00.1200000Z",
+            ),
+            ("9999-12-31T23:59:60.5Z", "9999-12-31T23:59:59.9999999Z"),
+        ] {
+            let at = Timestamp::parse(text).unwrap();
+            assert_eq!(at.to_canonical(), canonical, "{text}");
+            assert_eq!(at.to_string(), canonical);
+            assert_eq!(
+                serde_json::to_string(&at).unwrap(),
+                format!("\"{canonical}\"")
+            );
+        }
     }
 }
