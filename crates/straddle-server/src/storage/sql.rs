@@ -4,6 +4,8 @@
 //! thread). Values are the portable subset the schema uses: text, 64-bit
 //! integers and NULL.
 
+use std::sync::Arc;
+
 use futures::future::BoxFuture;
 use sqlx::{AnyConnection, Row as _};
 
@@ -93,16 +95,22 @@ enum Value {
     Null,
 }
 
-/// A result row, columns by name.
+/// The column names of a query's rows, shared by all of them.
+type Names = Arc<[Box<str>]>;
+
+/// A result row, columns by name. The rows of one query share its names.
 #[derive(Clone, Debug)]
-pub struct Row(Vec<(String, Value)>);
+pub struct Row {
+    names: Names,
+    values: Vec<Value>,
+}
 
 impl Row {
     fn value(&self, name: &str) -> Result<&Value, ApiError> {
-        self.0
+        self.names
             .iter()
-            .find(|(column, _)| column == name)
-            .map(|(_, value)| value)
+            .position(|column| &**column == name)
+            .and_then(|index| self.values.get(index))
             .ok_or_else(|| ApiError::Internal(format!("no column {name}")))
     }
 
@@ -223,20 +231,21 @@ impl Conn<'_> {
         match self {
             Conn::Sqlx(conn) => {
                 let rows = bind(sqlx::query(sql), args).fetch_all(&mut **conn).await?;
-                rows.iter().map(from_sqlx).collect()
+                let Some(first) = rows.first() else {
+                    return Ok(Vec::new());
+                };
+                let names = sqlx_names(first);
+                rows.iter().map(|row| from_sqlx(row, &names)).collect()
             }
             Conn::Sqlite(conn) => {
                 let mut statement = conn.prepare_cached(sql).map_err(sqlite_error)?;
-                let names: Vec<String> = statement
-                    .column_names()
-                    .iter()
-                    .map(|n| n.to_string())
-                    .collect();
                 bind_numbered(&mut statement, &args).map_err(sqlite_error)?;
                 let mut rows = statement.raw_query();
                 let mut out = Vec::new();
+                let mut names = None;
                 while let Some(row) = rows.next().map_err(sqlite_error)? {
-                    out.push(from_rusqlite(row, &names)?);
+                    let names = names.get_or_insert_with(|| sqlite_names(sql, row.as_ref()));
+                    out.push(from_rusqlite(row, names)?);
                 }
                 Ok(out)
             }
@@ -297,25 +306,60 @@ fn bind_numbered(
     Ok(())
 }
 
-fn from_sqlx(row: &sqlx::any::AnyRow) -> Result<Row, ApiError> {
+fn sqlx_names(row: &sqlx::any::AnyRow) -> Names {
     use sqlx::Column as _;
-    let mut columns = Vec::with_capacity(row.len());
-    for (index, column) in row.columns().iter().enumerate() {
-        let value = match row.try_get::<Option<String>, _>(index) {
+    row.columns().iter().map(|c| c.name().into()).collect()
+}
+
+fn from_sqlx(row: &sqlx::any::AnyRow, names: &Names) -> Result<Row, ApiError> {
+    let mut values = Vec::with_capacity(row.len());
+    for index in 0..row.len() {
+        values.push(match row.try_get::<Option<String>, _>(index) {
             Ok(Some(text)) => Value::Text(text),
             Ok(None) => Value::Null,
             Err(_) => row
                 .try_get::<Option<i64>, _>(index)?
                 .map_or(Value::Null, Value::Int),
-        };
-        columns.push((column.name().to_string(), value));
+        });
     }
-    Ok(Row(columns))
+    Ok(Row {
+        names: names.clone(),
+        values,
+    })
 }
 
-fn from_rusqlite(row: &rusqlite::Row<'_>, names: &[String]) -> Result<Row, ApiError> {
+/// Most statements whose column names a thread keeps (see [`sqlite_names`]).
+const KEPT_NAMES: usize = 256;
+
+thread_local! {
+    /// Column names by statement text, built once per thread and statement.
+    static SQLITE_NAMES: std::cell::RefCell<std::collections::HashMap<Box<str>, Names>> =
+        Default::default();
+}
+
+/// The column names of `sql`'s rows. Reads run on every worker thread, so
+/// each keeps its own map instead of sharing a locked one.
+fn sqlite_names(sql: &str, statement: &rusqlite::Statement<'_>) -> Names {
+    SQLITE_NAMES.with_borrow_mut(|kept| {
+        if let Some(names) = kept.get(sql) {
+            return names.clone();
+        }
+        if kept.len() >= KEPT_NAMES {
+            kept.clear();
+        }
+        let names: Names = statement
+            .column_names()
+            .into_iter()
+            .map(Box::from)
+            .collect();
+        kept.insert(sql.into(), names.clone());
+        names
+    })
+}
+
+fn from_rusqlite(row: &rusqlite::Row<'_>, names: &Names) -> Result<Row, ApiError> {
     use rusqlite::types::ValueRef;
-    let mut columns = Vec::with_capacity(names.len());
+    let mut values = Vec::with_capacity(names.len());
     for (index, name) in names.iter().enumerate() {
         let value = match row.get_ref(index).map_err(sqlite_error)? {
             ValueRef::Null => Value::Null,
@@ -332,9 +376,12 @@ fn from_rusqlite(row: &rusqlite::Row<'_>, names: &[String]) -> Result<Row, ApiEr
                 )));
             }
         };
-        columns.push((name.clone(), value));
+        values.push(value);
     }
-    Ok(Row(columns))
+    Ok(Row {
+        names: names.clone(),
+        values,
+    })
 }
 
 impl rusqlite::ToSql for Arg {
@@ -390,6 +437,33 @@ mod tests {
                 .await
                 .unwrap();
             assert!(absent.is_none());
+        });
+    }
+
+    #[test]
+    fn rows_find_their_columns_by_name_across_many_statements() {
+        let mut connection = rusqlite::Connection::open_in_memory().unwrap();
+        connection
+            .execute_batch("CREATE TABLE t (a TEXT, b BIGINT); INSERT INTO t VALUES ('x', 7)")
+            .unwrap();
+        let mut conn = Conn::Sqlite(&mut connection);
+        futures::executor::block_on(async {
+            // More distinct statements than a thread keeps names for, each
+            // naming its columns differently, twice over.
+            for round in 0..2 {
+                for n in 0..KEPT_NAMES + 10 {
+                    let sql = format!("SELECT b + {n} AS sum_{n}, a AS text_{n} FROM t");
+                    let rows = conn.fetch_all(&sql, vec![]).await.unwrap();
+                    let row = &rows[0];
+                    assert_eq!(
+                        row.int(&format!("sum_{n}")).unwrap(),
+                        7 + n as i64,
+                        "{round}"
+                    );
+                    assert_eq!(row.text(&format!("text_{n}")).unwrap(), "x");
+                    assert!(row.int("b").is_err(), "renamed columns only");
+                }
+            }
         });
     }
 }
