@@ -134,6 +134,35 @@ impl Process {
     }
 }
 
+impl Process {
+    /// CPU time (user and system) the process has used so far, in seconds
+    /// (Linux: `/proc/PID/stat` counts in USER_HZ ticks, 100 per second).
+    fn cpu_seconds(&self) -> Option<f64> {
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.0.id())).ok()?;
+        // Fields after the parenthesised command name: utime is the 12th, stime the 13th.
+        let mut fields = stat.rsplit_once(')')?.1.split_whitespace().skip(11);
+        let user: f64 = fields.next()?.parse().ok()?;
+        let system: f64 = fields.next()?.parse().ok()?;
+        Some((user + system) / 100.0)
+    }
+}
+
+/// Runs a scenario and charges the CPU time `servers` used meanwhile to
+/// its requests: server CPU per request, a figure the shared machine's
+/// noise barely moves (unlike requests per second).
+async fn on_servers(
+    servers: &[&Process],
+    scenario: impl std::future::Future<Output = Report>,
+) -> Report {
+    let used = || servers.iter().map(|s| s.cpu_seconds()).sum::<Option<f64>>();
+    let before = used();
+    let mut report = scenario.await;
+    if let (Some(before), Some(after)) = (before, used()) {
+        report.server_cpu_us = Some((after - before) * 1e6 / report.requests.max(1) as f64);
+    }
+    report
+}
+
 impl Drop for Process {
     fn drop(&mut self) {
         let _ = self.0.kill();
@@ -332,34 +361,44 @@ async fn throughput(load: &Load, instances: usize, serve_args: &[String]) -> any
         load.connections, load.seconds, urls.len()
     );
     let duration = Duration::from_secs(load.seconds);
-    let base = run("baseline GET / (bare JSON)", load.connections, duration, {
-        let url = baseline.url.clone();
-        move |client, _| client.get(format!("{url}/"))
-    })
-    .await;
-    let write = run(
-        "POST /v1/bridge/bank_account",
-        load.connections,
-        duration,
-        {
-            let (urls, key, body) = (urls.clone(), key.clone(), link_body.clone());
-            move |client, i| {
-                client
-                    .post(format!("{}/v1/bridge/bank_account", urls[i % urls.len()]))
-                    .bearer_auth(&key)
-                    .json(&*body)
-            }
-        },
+    let processes: Vec<&Process> = servers.iter().map(|s| &s.process).collect();
+    let base = on_servers(
+        &[&baseline.process],
+        run("baseline GET / (bare JSON)", load.connections, duration, {
+            let url = baseline.url.clone();
+            move |client, _| client.get(format!("{url}/"))
+        }),
     )
     .await;
-    let read = run("GET /v1/paykeys/{id}", load.connections, duration, {
-        let (urls, key) = (urls.clone(), key.clone());
-        move |client, i| {
-            client
-                .get(format!("{}/v1/paykeys/{paykey_id}", urls[i % urls.len()]))
-                .bearer_auth(&key)
-        }
-    })
+    let write = on_servers(
+        &processes,
+        run(
+            "POST /v1/bridge/bank_account",
+            load.connections,
+            duration,
+            {
+                let (urls, key, body) = (urls.clone(), key.clone(), link_body.clone());
+                move |client, i| {
+                    client
+                        .post(format!("{}/v1/bridge/bank_account", urls[i % urls.len()]))
+                        .bearer_auth(&key)
+                        .json(&*body)
+                }
+            },
+        ),
+    )
+    .await;
+    let read = on_servers(
+        &processes,
+        run("GET /v1/paykeys/{id}", load.connections, duration, {
+            let (urls, key) = (urls.clone(), key.clone());
+            move |client, i| {
+                client
+                    .get(format!("{}/v1/paykeys/{paykey_id}", urls[i % urls.len()]))
+                    .bearer_auth(&key)
+            }
+        }),
+    )
     .await;
     print_table(&base, &[&base, &write, &read]);
 
@@ -569,6 +608,8 @@ struct Report {
     errors: usize,
     seconds: f64,
     latencies_us: Vec<u64>,
+    /// Server CPU time per request, in microseconds, where measured.
+    server_cpu_us: Option<f64>,
 }
 
 impl Report {
@@ -587,12 +628,20 @@ impl Report {
 
 fn print_table(base: &Report, reports: &[&Report]) {
     println!(
-        "{:<46} {:>9} {:>8} {:>8} {:>8} {:>8} {:>8} {:>7}",
-        "scenario", "req/s", "p50 ms", "p99 ms", "p99.9 ms", "max ms", "vs base", "errors"
+        "{:<46} {:>9} {:>8} {:>8} {:>8} {:>8} {:>8} {:>7} {:>10}",
+        "scenario",
+        "req/s",
+        "p50 ms",
+        "p99 ms",
+        "p99.9 ms",
+        "max ms",
+        "vs base",
+        "errors",
+        "server CPU"
     );
     for report in reports {
         println!(
-            "{:<46} {:>9.0} {:>8.2} {:>8.2} {:>8.2} {:>8.1} {:>7.2}x {:>7}",
+            "{:<46} {:>9.0} {:>8.2} {:>8.2} {:>8.2} {:>8.1} {:>7.2}x {:>7} {:>10}",
             report.name,
             report.throughput(),
             report.percentile_ms(0.50),
@@ -601,6 +650,9 @@ fn print_table(base: &Report, reports: &[&Report]) {
             report.percentile_ms(1.0),
             report.throughput() / base.throughput(),
             report.errors,
+            report
+                .server_cpu_us
+                .map_or("-".to_string(), |us| format!("{us:.1} µs")),
         );
     }
 }
@@ -653,5 +705,6 @@ where
         errors,
         seconds: started.elapsed().as_secs_f64(),
         latencies_us,
+        server_cpu_us: None,
     }
 }
