@@ -459,8 +459,12 @@ const WRITER_PRAGMAS: &str = "PRAGMA wal_autocheckpoint = 0; PRAGMA cache_size =
 /// Distinct statements each SQLite connection keeps prepared.
 const STATEMENT_CACHE: usize = 128;
 
-/// How often the checkpointer copies the WAL into the database file.
-const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_millis(500);
+/// How often the checkpointer copies the WAL into the database file. Each
+/// checkpoint ends with an fsync of the database file, which the writer's
+/// next WAL fsync queues behind on the disk: frequent small checkpoints
+/// stall commits less than rare large ones (bank_account at 64
+/// connections, 20 s: p99.9 20-23 ms at 100 ms, 27-33 ms at 500 ms).
+const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_millis(100);
 
 /// WAL length (frames) past which the writer restarts the WAL itself.
 const WAL_RESTART_FRAMES: i64 = 8192;
