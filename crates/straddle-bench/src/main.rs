@@ -132,9 +132,7 @@ impl Process {
         let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
         Some(kib / 1024.0)
     }
-}
 
-impl Process {
     /// CPU time (user and system) the process has used so far, in seconds
     /// (Linux: `/proc/PID/stat` counts in USER_HZ ticks, 100 per second).
     fn cpu_seconds(&self) -> Option<f64> {

@@ -178,8 +178,9 @@ impl Searchable {
         )
     }
 
-    /// Merges the FTS table's segments by at most `$1` pages, once a level
-    /// holds enough segments to merge (FTS5's `usermerge`, 4).
+    /// Merges the FTS table's segments by at most the bound number of
+    /// pages, once a level holds enough segments to merge (FTS5's
+    /// `usermerge`, 4).
     fn sqlite_merge(&self) -> String {
         let fts = self.fts_table();
         format!("INSERT INTO {fts} ({fts}, rank) VALUES ('merge', ?1)")
@@ -267,9 +268,9 @@ pub fn ensure_sqlite(conn: &mut rusqlite::Connection) -> rusqlite::Result<()> {
 /// Most pages of merging a batch that indexed `rows` rows does. FTS5's
 /// automerge alone does the merging in bursts: 64 pages per level of the
 /// index once every 64 pages written, which stalled one batch in a hundred
-/// for 5 to 12 ms. A batch's rows fill well under a page of
-/// the index each, and a merge copies every page once per level, so a page
-/// per row and a few over keep the merging level with the writes.
+/// for 5 to 12 ms. A batch's rows fill well under a page of the index each,
+/// and a merge copies every page once per level, so a page per row and a
+/// few over keep the merging level with the writes.
 fn merge_pages(rows: usize) -> i64 {
     (rows + 16) as i64
 }
