@@ -3,6 +3,7 @@
 
 mod api;
 mod serve_webhooks;
+mod signals;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -473,35 +474,18 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     } else {
         tracing::info!("the database is already set up; issue an API key with `straddle admin keys create --account ACCOUNT_ID`");
     }
+    let stop = signals::stop_signal()?;
     println!("listening on http://{}", app.local_addr()?);
     if let Some(addr) = app.metrics_addr() {
         println!("metrics on http://{addr}/metrics");
     }
-    app.run(shutdown_signal()).await?;
+    app.run(async {
+        stop.await;
+        tracing::info!("shutting down; finishing in-flight requests");
+    })
+    .await?;
     tracing::info!("server stopped");
     Ok(())
-}
-
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {},
-        () = terminate => {},
-    }
-    tracing::info!("shutting down; finishing in-flight requests");
 }
 
 async fn run_admin(command: AdminCommand) -> anyhow::Result<()> {

@@ -165,6 +165,21 @@ async fn an_empty_database_gets_an_account_and_a_key_printed_once() {
     again.child.kill().unwrap();
 }
 
+/// "listening" is the readiness line: from then on SIGTERM and SIGINT
+/// shut down cleanly, even before the first request is accepted.
+#[test]
+fn a_signal_right_after_listening_is_a_clean_shutdown() {
+    for name in ["-TERM", "-INT"] {
+        let (dir, url) = scratch();
+        let mut server = serve(&dir, &url, &[]);
+        signal(&server.child, name);
+        let status = server.child.wait().unwrap();
+        let logs = std::fs::read_to_string(dir.join("stderr.log")).unwrap();
+        assert!(status.success(), "{name}: {status}; stderr: {logs}");
+        assert!(logs.contains("server stopped"), "{name}: {logs}");
+    }
+}
+
 #[tokio::test]
 async fn admin_commands_manage_accounts_and_keys() {
     let (dir, url) = scratch();

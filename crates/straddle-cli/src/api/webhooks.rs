@@ -255,6 +255,9 @@ async fn listen(args: ListenArgs, client: &Client) -> Result<Value, CliError> {
     let url = format!("http://{host}:{}/webhooks", local.port());
     let options = args.headers.options();
     let endpoints = client.webhook_endpoints();
+    // Before the endpoint exists, so a Ctrl-C from here on still removes it.
+    let stop = crate::signals::stop_signal()
+        .map_err(|err| CliError::Usage(format!("cannot watch for Ctrl-C: {err}")))?;
     let request = WebhookEndpointCreateRequest {
         url: url.clone(),
         events: (!args.events.is_empty()).then_some(args.events),
@@ -285,9 +288,7 @@ async fn listen(args: ListenArgs, client: &Client) -> Result<Value, CliError> {
             async move { state.receive(headers, body).await }
         }),
     );
-    let served = axum::serve(socket, app)
-        .with_graceful_shutdown(stop_signal())
-        .await;
+    let served = axum::serve(socket, app).with_graceful_shutdown(stop).await;
     let removed = endpoints.delete(endpoint.id, options).await;
     if let Err(err) = &removed {
         eprintln!("could not remove endpoint {}: {err}", endpoint.id);
@@ -343,26 +344,5 @@ impl Listener {
                 StatusCode::BAD_GATEWAY
             }
         }
-    }
-}
-
-/// Ctrl-C or SIGTERM.
-async fn stop_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    #[cfg(unix)]
-    let terminate = async {
-        if let Ok(mut signal) =
-            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-        {
-            signal.recv().await;
-        }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {}
-        () = terminate => {}
     }
 }
