@@ -128,6 +128,7 @@ fn open_reader(path: &Path) -> rusqlite::Result<rusqlite::Connection> {
     conn.execute_batch("PRAGMA busy_timeout = 5000;")?;
     conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
     unicode_lower(&conn)?;
+    search::add_sqlite_functions(&conn)?;
     Ok(conn)
 }
 

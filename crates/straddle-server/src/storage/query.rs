@@ -107,7 +107,7 @@ impl Filter {
             self.conditions[0] = format!("+{}", self.conditions[0]);
             self.few_matches = true;
         }
-        self.binds.push(plan.value);
+        self.binds.extend(plan.values);
         self.conditions.push(plan.condition);
         Ok(())
     }

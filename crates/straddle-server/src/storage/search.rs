@@ -2,9 +2,12 @@
 //! over a few columns cannot use a B-tree, so each backend gets its own
 //! trigram index, created after the migrations (their SQL is shared by
 //! both backends and neither index is portable):
-//! - SQLite: a contentless FTS5 table with the trigram tokenizer. Triggers
-//!   queue each inserted or changed row in `search_pending`, and the writer
-//!   indexes the queue once per group commit, in the same transaction
+//! - SQLite: a contentless FTS5 table with the trigram tokenizer, keeping
+//!   rowids only (`detail=none`, a quarter of the size with positions): it
+//!   finds the rows holding a term's trigrams, and [`add_sqlite_functions`]'s
+//!   `holds_text` keeps those that hold the term itself. Triggers queue each inserted or changed row in
+//!   `search_pending`, and the writer indexes the queue once per group
+//!   commit, in the same transaction
 //!   ([`index_pending`]): a committed row is always searchable, and FTS5
 //!   writes one segment per batch instead of one per write (it flushes at
 //!   every savepoint, and each write in a batch has its own);
@@ -47,8 +50,8 @@ const ALL: [&Searchable; 2] = [&PAYKEYS, &CUSTOMERS];
 pub struct SearchPlan {
     /// The `WHERE` condition.
     pub condition: String,
-    /// Its parameter.
-    pub value: String,
+    /// Its parameters, in order.
+    pub values: Vec<String>,
     /// Rows are fetched from the matches (by rowid) rather than found by
     /// scanning the account in sort order.
     pub by_matches: bool,
@@ -82,7 +85,7 @@ impl Searchable {
     }
 
     /// How `search_text` = `text` is best answered on `conn`'s backend;
-    /// `param` numbers the condition's one parameter.
+    /// `param` numbers the condition's first parameter.
     pub async fn plan(
         &self,
         conn: &mut Conn<'_>,
@@ -93,25 +96,30 @@ impl Searchable {
         Ok(match conn {
             Conn::Sqlite(_) if indexed => {
                 // SQLite cannot weigh the FTS table against the account's
-                // index, so ask it: a rare term's matches are read once and
-                // their rows fetched by rowid (for the count and the page);
-                // a common one is scanned for in sort order, where a page
-                // fills at once.
-                let phrase = format!("\"{}\"", text.replace('"', "\"\""));
+                // index, so ask it: a rare term's candidates are read once
+                // and their rows fetched by rowid (for the count and the
+                // page); a common one is scanned for in sort order, where a
+                // page fills at once.
                 let probe = format!(
                     "SELECT rowid AS id FROM {fts} WHERE {fts} MATCH $1 LIMIT {limit}",
                     fts = self.fts_table(),
                     limit = RARE_MATCHES + 1
                 );
-                let matches = conn.fetch_all(&probe, crate::args![phrase]).await?;
-                if matches.len() <= RARE_MATCHES as usize {
-                    let rowids = matches
+                let candidates = conn
+                    .fetch_all(&probe, crate::args![trigram_query(text)])
+                    .await?;
+                if candidates.len() <= RARE_MATCHES as usize {
+                    let rowids = candidates
                         .iter()
                         .map(|row| row.int("id").map(|id| id.to_string()))
                         .collect::<Result<Vec<_>, _>>()?;
                     SearchPlan {
-                        condition: format!("rowid IN (SELECT value FROM json_each(${param}))"),
-                        value: format!("[{}]", rowids.join(",")),
+                        condition: format!(
+                            "(rowid IN (SELECT value FROM json_each(${param})) AND holds_text(${}, {}))",
+                            param + 1,
+                            self.columns.join(", ")
+                        ),
+                        values: vec![format!("[{}]", rowids.join(",")), text.to_lowercase()],
                         by_matches: true,
                     }
                 } else {
@@ -120,7 +128,7 @@ impl Searchable {
             }
             Conn::Sqlx(_) if indexed => SearchPlan {
                 condition: format!("{} LIKE ${param} ESCAPE '\\'", self.pg_expression()),
-                value: like_pattern(text),
+                values: vec![like_pattern(text)],
                 by_matches: false,
             },
             _ => self.scan(text, param),
@@ -131,7 +139,7 @@ impl Searchable {
     fn scan(&self, text: &str, param: usize) -> SearchPlan {
         SearchPlan {
             condition: like_any(self.columns, &format!("${param}")),
-            value: like_pattern(text),
+            values: vec![like_pattern(text)],
             by_matches: false,
         }
     }
@@ -213,6 +221,45 @@ impl Searchable {
     }
 }
 
+/// Adds `holds_text(term, column…)` to a SQLite connection: whether any
+/// non-`NULL` column, lower-cased as `lower()` does, holds `term` (given
+/// lower-cased). It keeps the index's candidates that hold the term itself,
+/// and costs less than `lower()` and `LIKE` on each column: ASCII text is
+/// compared in place, without a lower-cased copy.
+pub fn add_sqlite_functions(conn: &rusqlite::Connection) -> rusqlite::Result<()> {
+    use rusqlite::functions::FunctionFlags;
+    use rusqlite::types::ValueRef;
+    conn.create_scalar_function(
+        "holds_text",
+        -1,
+        FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DETERMINISTIC,
+        |ctx| {
+            let term = ctx.get_raw(0).as_str()?;
+            Ok((1..ctx.len()).any(|i| match ctx.get_raw(i) {
+                ValueRef::Text(column) => holds(column, term),
+                _ => false,
+            }))
+        },
+    )
+}
+
+/// Whether `column` lower-cased holds `term` (lower-cased).
+fn holds(column: &[u8], term: &str) -> bool {
+    if column.is_ascii() {
+        // Lower-casing keeps ASCII text ASCII, so a non-ASCII term cannot
+        // be in it.
+        term.is_ascii()
+            && (term.is_empty()
+                || column
+                    .windows(term.len())
+                    .any(|window| window.eq_ignore_ascii_case(term.as_bytes())))
+    } else {
+        String::from_utf8_lossy(column)
+            .to_lowercase()
+            .contains(term)
+    }
+}
+
 /// `(LOWER(c1) LIKE p OR …)`: any of `columns` matches the `LIKE`
 /// pattern bound to `placeholder` ([`like_pattern`]); `NULL` matches nothing.
 pub fn like_any(columns: &[&str], placeholder: &str) -> String {
@@ -233,9 +280,26 @@ pub fn like_pattern(text: &str) -> String {
     format!("%{escaped}%")
 }
 
-/// FTS5 options: trigrams, and no copy of the columns (rows are read from
-/// their table); rows can still be deleted.
-const FTS_OPTIONS: &str = "content='', contentless_delete=1, tokenize='trigram'";
+/// FTS5 options: trigrams, rowids only (no positions, so no phrase
+/// queries), and no copy of the columns (rows are read from their table);
+/// rows can still be deleted.
+const FTS_OPTIONS: &str = "content='', contentless_delete=1, tokenize='trigram', detail='none'";
+
+/// An FTS5 query for the rows holding every trigram of `text` that a
+/// cover of it needs: those at every third character, and the last. Each
+/// is a quoted string, so FTS5's operators in `text` are taken literally.
+fn trigram_query(text: &str) -> String {
+    let chars: Vec<char> = text.chars().collect();
+    let last = chars.len().saturating_sub(MIN_INDEXED_CHARS);
+    let starts = (0..last).step_by(MIN_INDEXED_CHARS).chain([last]);
+    let quoted: Vec<String> = starts
+        .map(|start| {
+            let trigram: String = chars[start..start + MIN_INDEXED_CHARS].iter().collect();
+            format!("\"{}\"", trigram.replace('"', "\"\""))
+        })
+        .collect();
+    quoted.join(" AND ")
+}
 
 const SQLITE_QUEUE: &str = "CREATE TABLE IF NOT EXISTS search_pending (
     searched TEXT NOT NULL, row_id INTEGER NOT NULL, PRIMARY KEY (searched, row_id)) WITHOUT ROWID";
@@ -326,8 +390,28 @@ mod tests {
     fn matches(conn: &rusqlite::Connection, term: &str) -> Vec<i64> {
         let sql = "SELECT rowid FROM customer_search WHERE customer_search MATCH ?1 ORDER BY rowid";
         let mut statement = conn.prepare(sql).unwrap();
-        let rows = statement.query_map([format!("\"{term}\"")], |row| row.get(0));
+        let rows = statement.query_map([trigram_query(term)], |row| row.get(0));
         rows.unwrap().map(Result::unwrap).collect()
+    }
+
+    #[test]
+    fn holds_folds_case_as_lower_does() {
+        assert!(holds(b"BANK OF AMERICA - *6789", "of am"));
+        assert!(holds(b"pk-678789", "678"));
+        assert!(!holds(b"pk-678-789", "6789"));
+        assert!(holds("Émile Zoë".as_bytes(), "émile z"));
+        assert!(holds("Émile Zoë".as_bytes(), "mile"));
+        assert!(!holds(b"Emile", "émile"), "no accent folding, as lower()");
+        assert!(holds(b"anything", ""));
+    }
+
+    #[test]
+    fn a_term_is_covered_by_every_third_trigram_and_the_last() {
+        assert_eq!(trigram_query("abc"), r#""abc""#);
+        assert_eq!(trigram_query("6789"), r#""678" AND "789""#);
+        assert_eq!(trigram_query("abcdefg"), r#""abc" AND "def" AND "efg""#);
+        assert_eq!(trigram_query("abcdef"), r#""abc" AND "def""#);
+        assert_eq!(trigram_query("Zoë a\"b"), r#""Zoë" AND " a""" AND "a""b""#);
     }
 
     /// A database whose search tables have the earlier layout: their own

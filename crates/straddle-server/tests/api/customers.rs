@@ -368,6 +368,10 @@ async fn search_text_finds_substrings_of_one_field() {
     assert_eq!(search("xt_").await, ["Leslie Knope"], "_ is no wildcard");
     assert_eq!(search("%\"q").await, ["Leslie Knope"]);
     assert!(search("kinsann").await.is_empty(), "no match across fields");
+    assert!(
+        search("lesnee").await.is_empty(),
+        "a term's trigrams apart in one field are no match"
+    );
     assert_eq!(search("pawnee").await, ["Leslie Knope", "Émile Zoë"]);
     // Pages of a search count every match, past the last page too.
     for (page, expected) in [(1, &["Leslie Knope"][..]), (2, &["Émile Zoë"]), (3, &[])] {
