@@ -318,7 +318,10 @@ pub fn ensure_sqlite(conn: &mut rusqlite::Connection) -> rusqlite::Result<()> {
                 |row| row.get(0),
             )
             .optional()?;
-        if !current.is_some_and(|sql| sql.contains(FTS_OPTIONS)) {
+        // The whole argument list, so a layout that adds to it (as
+        // `detail='none'` did) is told apart from the one it extends.
+        let layout = format!("({}, {FTS_OPTIONS})", searchable.columns.join(", "));
+        if !current.is_some_and(|sql| sql.ends_with(&layout)) {
             tx.execute_batch(&searchable.sqlite_drop_outdated())?;
             tx.execute_batch(&searchable.sqlite_queue_all())?;
         }
@@ -430,6 +433,35 @@ mod tests {
         )
         .unwrap();
         conn
+    }
+
+    #[test]
+    fn an_index_of_another_layout_is_rebuilt_with_this_one() {
+        let positions = "content='', contentless_delete=1, tokenize='trigram'";
+        let extended = format!("{FTS_OPTIONS}, prefix='2'");
+        for options in [positions, &extended] {
+            let mut conn = rusqlite::Connection::open_in_memory().unwrap();
+            conn.execute_batch(&format!(
+                "CREATE TABLE customer (name TEXT, email TEXT, phone TEXT, external_id TEXT);
+                 CREATE TABLE paykey (label TEXT, institution_name TEXT, external_id TEXT, routing_number TEXT);
+                 CREATE VIRTUAL TABLE customer_search USING fts5(name, email, phone, external_id, {options});
+                 INSERT INTO customer (name, email) VALUES ('Leslie Knope', 'leslie@pawnee.com');"
+            ))
+            .unwrap();
+            ensure_sqlite(&mut conn).unwrap();
+            let sql: String = conn
+                .query_row(
+                    "SELECT sql FROM sqlite_master WHERE name = 'customer_search'",
+                    [],
+                    |r| r.get(0),
+                )
+                .unwrap();
+            assert!(
+                sql.ends_with(&format!("{FTS_OPTIONS})")),
+                "{options}: {sql}"
+            );
+            assert_eq!(matches(&conn, "knope"), [1], "{options}");
+        }
     }
 
     #[test]
