@@ -435,6 +435,12 @@ mod tests {
         conn
     }
 
+    /// How the customers' search table was created.
+    fn customer_search_sql(conn: &rusqlite::Connection) -> String {
+        let sql = "SELECT sql FROM sqlite_master WHERE name = 'customer_search'";
+        conn.query_row(sql, [], |r| r.get(0)).unwrap()
+    }
+
     #[test]
     fn an_index_of_another_layout_is_rebuilt_with_this_one() {
         let positions = "content='', contentless_delete=1, tokenize='trigram'";
@@ -449,13 +455,7 @@ mod tests {
             ))
             .unwrap();
             ensure_sqlite(&mut conn).unwrap();
-            let sql: String = conn
-                .query_row(
-                    "SELECT sql FROM sqlite_master WHERE name = 'customer_search'",
-                    [],
-                    |r| r.get(0),
-                )
-                .unwrap();
+            let sql = customer_search_sql(&conn);
             assert!(
                 sql.ends_with(&format!("{FTS_OPTIONS})")),
                 "{options}: {sql}"
@@ -469,13 +469,7 @@ mod tests {
         let mut conn = earlier_layout();
         ensure_sqlite(&mut conn).unwrap();
         assert_eq!(matches(&conn, "knope"), [1], "existing rows are indexed");
-        let sql: String = conn
-            .query_row(
-                "SELECT sql FROM sqlite_master WHERE name = 'customer_search'",
-                [],
-                |r| r.get(0),
-            )
-            .unwrap();
+        let sql = customer_search_sql(&conn);
         assert!(sql.contains(FTS_OPTIONS), "{sql}");
 
         // One batch: each write in its own savepoint, one rolled back.
