@@ -321,7 +321,13 @@ pub fn ensure_sqlite(conn: &mut rusqlite::Connection) -> rusqlite::Result<()> {
         // The whole argument list, so a layout that adds to it (as
         // `detail='none'` did) is told apart from the one it extends.
         let layout = format!("({}, {FTS_OPTIONS})", searchable.columns.join(", "));
-        if !current.is_some_and(|sql| sql.ends_with(&layout)) {
+        if !current.as_ref().is_some_and(|sql| sql.ends_with(&layout)) {
+            if current.is_some() {
+                tracing::info!(
+                    table = searchable.table,
+                    "rebuilding the search index in its new layout (once; about 15 s for a million rows)"
+                );
+            }
             tx.execute_batch(&searchable.sqlite_drop_outdated())?;
             tx.execute_batch(&searchable.sqlite_queue_all())?;
         }
