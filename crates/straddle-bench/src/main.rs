@@ -133,30 +133,61 @@ impl Process {
         Some(kib / 1024.0)
     }
 
-    /// CPU time (user and system) the process has used so far, in seconds
-    /// (Linux: `/proc/PID/stat` counts in USER_HZ ticks, 100 per second).
+    /// CPU time (user and system) the process has used so far, in seconds.
     fn cpu_seconds(&self) -> Option<f64> {
-        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.0.id())).ok()?;
-        // Fields after the parenthesised command name: utime is the 12th, stime the 13th.
-        let mut fields = stat.rsplit_once(')')?.1.split_whitespace().skip(11);
-        let user: f64 = fields.next()?.parse().ok()?;
-        let system: f64 = fields.next()?.parse().ok()?;
-        Some((user + system) / 100.0)
+        stat_cpu_seconds(&format!("/proc/{}/stat", self.0.id()))
+    }
+
+    /// CPU time its thread named `name` has used so far, in seconds; `None`
+    /// where it has no such thread.
+    fn thread_cpu_seconds(&self, name: &str) -> Option<f64> {
+        let tasks = std::fs::read_dir(format!("/proc/{}/task", self.0.id())).ok()?;
+        tasks.flatten().find_map(|task| {
+            let comm = std::fs::read_to_string(task.path().join("comm")).ok()?;
+            let stat = task.path().join("stat");
+            (comm.trim_end() == name).then(|| stat_cpu_seconds(&stat.to_string_lossy()))?
+        })
     }
 }
 
+/// User and system CPU time in a `/proc/…/stat` file, in seconds (Linux
+/// counts in USER_HZ ticks, 100 per second).
+fn stat_cpu_seconds(path: &str) -> Option<f64> {
+    let stat = std::fs::read_to_string(path).ok()?;
+    // Fields after the parenthesised command name: utime is the 12th, stime the 13th.
+    let mut fields = stat.rsplit_once(')')?.1.split_whitespace().skip(11);
+    let user: f64 = fields.next()?.parse().ok()?;
+    let system: f64 = fields.next()?.parse().ok()?;
+    Some((user + system) / 100.0)
+}
+
+/// The SQLite writer thread's name: its CPU per write shows the cost of
+/// the write path itself, apart from HTTP and the load generator.
+const WRITER_THREAD: &str = "sqlite-writer";
+
 /// Runs a scenario and charges the CPU time `servers` used meanwhile to
 /// its requests: server CPU per request, a figure the shared machine's
-/// noise barely moves (unlike requests per second).
+/// noise barely moves (unlike requests per second), and the same for the
+/// SQLite writer thread alone.
 async fn on_servers(
     servers: &[&Process],
     scenario: impl std::future::Future<Output = Report>,
 ) -> Report {
     let used = || servers.iter().map(|s| s.cpu_seconds()).sum::<Option<f64>>();
-    let before = used();
+    let writer = || {
+        servers
+            .iter()
+            .map(|s| s.thread_cpu_seconds(WRITER_THREAD))
+            .sum::<Option<f64>>()
+    };
+    let (before, writer_before) = (used(), writer());
     let mut report = scenario.await;
+    let per_request = |seconds: f64| seconds * 1e6 / report.requests.max(1) as f64;
     if let (Some(before), Some(after)) = (before, used()) {
-        report.server_cpu_us = Some((after - before) * 1e6 / report.requests.max(1) as f64);
+        report.server_cpu_us = Some(per_request(after - before));
+    }
+    if let (Some(before), Some(after)) = (writer_before, writer()) {
+        report.writer_cpu_us = Some(per_request(after - before));
     }
     report
 }
@@ -608,6 +639,8 @@ struct Report {
     latencies_us: Vec<u64>,
     /// Server CPU time per request, in microseconds, where measured.
     server_cpu_us: Option<f64>,
+    /// The SQLite writer thread's CPU time per request, in microseconds.
+    writer_cpu_us: Option<f64>,
 }
 
 impl Report {
@@ -626,7 +659,7 @@ impl Report {
 
 fn print_table(base: &Report, reports: &[&Report]) {
     println!(
-        "{:<46} {:>9} {:>8} {:>8} {:>8} {:>8} {:>8} {:>7} {:>10}",
+        "{:<46} {:>9} {:>8} {:>8} {:>8} {:>8} {:>8} {:>7} {:>10} {:>10}",
         "scenario",
         "req/s",
         "p50 ms",
@@ -635,11 +668,12 @@ fn print_table(base: &Report, reports: &[&Report]) {
         "max ms",
         "vs base",
         "errors",
-        "server CPU"
+        "server CPU",
+        "writer CPU"
     );
     for report in reports {
         println!(
-            "{:<46} {:>9.0} {:>8.2} {:>8.2} {:>8.2} {:>8.1} {:>7.2}x {:>7} {:>10}",
+            "{:<46} {:>9.0} {:>8.2} {:>8.2} {:>8.2} {:>8.1} {:>7.2}x {:>7} {:>10} {:>10}",
             report.name,
             report.throughput(),
             report.percentile_ms(0.50),
@@ -648,11 +682,15 @@ fn print_table(base: &Report, reports: &[&Report]) {
             report.percentile_ms(1.0),
             report.throughput() / base.throughput(),
             report.errors,
-            report
-                .server_cpu_us
-                .map_or("-".to_string(), |us| format!("{us:.1} µs")),
+            micros(report.server_cpu_us),
+            micros(report.writer_cpu_us),
         );
     }
+}
+
+/// A per-request CPU figure, or `-` where not measured.
+fn micros(us: Option<f64>) -> String {
+    us.map_or("-".to_string(), |us| format!("{us:.1} µs"))
 }
 
 /// Drives `connections` concurrent request loops for `duration`; `request`
@@ -704,5 +742,6 @@ where
         seconds: started.elapsed().as_secs_f64(),
         latencies_us,
         server_cpu_us: None,
+        writer_cpu_us: None,
     }
 }
