@@ -144,13 +144,18 @@ impl Searchable {
         }
     }
 
+    /// The FTS5 table's argument list, as its SQL in `sqlite_master` ends.
+    fn fts_arguments(&self) -> String {
+        format!("({}, {FTS_OPTIONS})", self.columns.join(", "))
+    }
+
     /// Creates the FTS5 table and the triggers that queue its rows in
     /// `search_pending`. Idempotent.
     fn sqlite_ddl(&self) -> String {
         let (fts, table) = (self.fts_table(), self.table);
-        let columns = self.columns.join(", ");
+        let (columns, arguments) = (self.columns.join(", "), self.fts_arguments());
         format!(
-            "CREATE VIRTUAL TABLE IF NOT EXISTS {fts} USING fts5({columns}, {FTS_OPTIONS});
+            "CREATE VIRTUAL TABLE IF NOT EXISTS {fts} USING fts5{arguments};
              CREATE TRIGGER IF NOT EXISTS {fts}_queue_insert AFTER INSERT ON {table} BEGIN
                  INSERT OR IGNORE INTO search_pending (searched, row_id) VALUES ('{table}', new.rowid);
              END;
@@ -320,7 +325,7 @@ pub fn ensure_sqlite(conn: &mut rusqlite::Connection) -> rusqlite::Result<()> {
             .optional()?;
         // The whole argument list, so a layout that adds to it (as
         // `detail='none'` did) is told apart from the one it extends.
-        let layout = format!("({}, {FTS_OPTIONS})", searchable.columns.join(", "));
+        let layout = searchable.fts_arguments();
         if !current.as_ref().is_some_and(|sql| sql.ends_with(&layout)) {
             if current.is_some() {
                 tracing::info!(
