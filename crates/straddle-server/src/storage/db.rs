@@ -143,7 +143,7 @@ fn unicode_lower(conn: &rusqlite::Connection) -> rusqlite::Result<()> {
         FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DETERMINISTIC,
         |ctx| {
             Ok(match ctx.get_raw(0) {
-                ValueRef::Text(text) => Value::Text(String::from_utf8_lossy(text).to_lowercase()),
+                ValueRef::Text(text) => Value::Text(search::lower_case(text)),
                 ValueRef::Null => Value::Null,
                 other => Value::from(other),
             })

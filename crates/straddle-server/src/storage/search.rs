@@ -259,10 +259,14 @@ fn holds(column: &[u8], term: &str) -> bool {
                     .windows(term.len())
                     .any(|window| window.eq_ignore_ascii_case(term.as_bytes())))
     } else {
-        String::from_utf8_lossy(column)
-            .to_lowercase()
-            .contains(term)
+        lower_case(column).contains(term)
     }
+}
+
+/// Text lower-cased as SQLite's `lower()` does on our connections: Unicode
+/// lower-casing, as PostgreSQL's `lower()` (SQLite's own is ASCII-only).
+pub fn lower_case(text: &[u8]) -> String {
+    String::from_utf8_lossy(text).to_lowercase()
 }
 
 /// `(LOWER(c1) LIKE p OR …)`: any of `columns` matches the `LIKE`
