@@ -432,14 +432,18 @@ mod tests {
         assert_eq!(trigram_query("Zoë a\"b"), r#""Zoë" AND " a""" AND "a""b""#);
     }
 
+    /// The searched tables, with just their searched columns.
+    const SEARCHED_TABLES: &str =
+        "CREATE TABLE customer (name TEXT, email TEXT, phone TEXT, external_id TEXT);
+         CREATE TABLE paykey (label TEXT, institution_name TEXT, external_id TEXT, routing_number TEXT);";
+
     /// A database whose search tables have the earlier layout: their own
     /// copy of the columns, kept by per-row triggers.
     fn earlier_layout() -> rusqlite::Connection {
         let conn = rusqlite::Connection::open_in_memory().unwrap();
+        conn.execute_batch(SEARCHED_TABLES).unwrap();
         conn.execute_batch(
-            "CREATE TABLE customer (name TEXT, email TEXT, phone TEXT, external_id TEXT);
-             CREATE TABLE paykey (label TEXT, institution_name TEXT, external_id TEXT, routing_number TEXT);
-             CREATE VIRTUAL TABLE customer_search USING fts5(name, email, phone, external_id, tokenize = 'trigram');
+            "CREATE VIRTUAL TABLE customer_search USING fts5(name, email, phone, external_id, tokenize = 'trigram');
              CREATE TRIGGER customer_search_insert AFTER INSERT ON customer BEGIN
                  INSERT INTO customer_search (rowid, name, email, phone, external_id)
                  VALUES (new.rowid, new.name, new.email, new.phone, new.external_id);
@@ -462,10 +466,9 @@ mod tests {
         let extended = format!("{FTS_OPTIONS}, prefix='2'");
         for options in [positions, &extended] {
             let mut conn = rusqlite::Connection::open_in_memory().unwrap();
+            conn.execute_batch(SEARCHED_TABLES).unwrap();
             conn.execute_batch(&format!(
-                "CREATE TABLE customer (name TEXT, email TEXT, phone TEXT, external_id TEXT);
-                 CREATE TABLE paykey (label TEXT, institution_name TEXT, external_id TEXT, routing_number TEXT);
-                 CREATE VIRTUAL TABLE customer_search USING fts5(name, email, phone, external_id, {options});
+                "CREATE VIRTUAL TABLE customer_search USING fts5(name, email, phone, external_id, {options});
                  INSERT INTO customer (name, email) VALUES ('Leslie Knope', 'leslie@pawnee.com');"
             ))
             .unwrap();
