@@ -501,7 +501,7 @@ async fn first_start_creates_one_account() {
                 .int("n")
                 .unwrap()
         };
-        db.pool.close().await;
+        db.close().await;
         drop(children);
         not_started += PROCESSES - started;
         bad_rounds += usize::from(started != PROCESSES || keys != 1 || count != 1);

@@ -161,7 +161,7 @@ pub async fn track(request: Request, next: Next) -> Response {
 /// `GET /metrics`: refreshes the database gauges, then renders everything.
 pub async fn serve(State(state): State<AppState>) -> Response {
     let pool = &state.db.pool;
-    let idle = pool.num_idle() as i64;
+    let idle = state.db.idle_connections() as i64;
     let size = i64::from(pool.size());
     METRICS.pool.with_label_values(&["in_use"]).set(size - idle);
     METRICS.pool.with_label_values(&["idle"]).set(idle);

@@ -17,12 +17,12 @@ use std::time::Duration;
 
 use futures::future::BoxFuture;
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
-use sqlx::pool::PoolConnection;
-use sqlx::{Any, AnyPool, ConnectOptions, Executor};
+use sqlx::{AnyPool, ConnectOptions, Connection, Executor};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::error::ApiError;
 use crate::metrics::METRICS;
+use crate::storage::pool::{self, PgConn, PgConnections};
 use crate::storage::query::CountCache;
 use crate::storage::search;
 pub use crate::storage::sql::{Conn, WriteFn};
@@ -81,8 +81,10 @@ enum Backend {
 /// The database handle shared by all requests.
 #[derive(Clone, Debug)]
 pub struct Db {
-    /// sqlx connections: migrations, and on PostgreSQL all reads and writes.
+    /// sqlx connections: migrations, and on PostgreSQL all reads and writes
+    /// (taken through [`PgConnections`]).
     pub pool: AnyPool,
+    pg: Option<Arc<PgConnections>>,
     writer: Option<mpsc::Sender<Job>>,
     sqlite_readers: Option<Arc<SqliteReaders>>,
     counts: Arc<CountCache>,
@@ -256,13 +258,29 @@ impl Db {
             })),
             Backend::Postgres => None,
         };
+        let pg = (backend == Backend::Postgres).then(|| PgConnections::new(pool.clone()));
         Ok(Db {
             pool,
+            pg,
             writer,
             sqlite_readers,
             counts: Arc::default(),
             _alive: alive,
         })
+    }
+
+    /// Closes the pool once every connection is back from requests.
+    pub async fn close(&self) {
+        match &self.pg {
+            Some(pg) => pg.close().await,
+            None => self.pool.close().await,
+        }
+    }
+
+    /// Open connections not serving a request: idle in the pool or kept
+    /// between requests.
+    pub fn idle_connections(&self) -> usize {
+        self.pool.num_idle() + self.pg.as_ref().map_or(0, |pg| pg.idle())
     }
 
     /// Whether several instances may share this database (PostgreSQL).
@@ -299,9 +317,12 @@ impl Db {
     /// calling thread (reads are short: by key, or one bounded page); on
     /// PostgreSQL a pooled sqlx connection.
     pub async fn reader(&self) -> Result<Reader, ApiError> {
-        Ok(match &self.sqlite_readers {
-            Some(readers) => Reader(ReaderConn::Sqlite(Some(readers.take()?), readers.clone())),
-            None => Reader(ReaderConn::Sqlx(self.pool.acquire().await?)),
+        Ok(match (&self.sqlite_readers, &self.pg) {
+            (Some(readers), _) => {
+                Reader(ReaderConn::Sqlite(Some(readers.take()?), readers.clone()))
+            }
+            (None, Some(pg)) => Reader(ReaderConn::Postgres(pg.take().await?)),
+            (None, None) => unreachable!("a database is SQLite or PostgreSQL"),
         })
     }
 
@@ -309,14 +330,7 @@ impl Db {
     /// committed. An `Err` from `work` rolls back only that work.
     pub async fn write<T: Send + 'static>(&self, work: WriteFn<T>) -> Result<T, ApiError> {
         let Some(writer) = &self.writer else {
-            let started = std::time::Instant::now();
-            let mut tx = self.pool.begin().await?;
-            let result = work(&mut Conn::Sqlx(&mut tx)).await;
-            if result.is_ok() {
-                tx.commit().await?;
-                METRICS.committed(1, started.elapsed());
-            }
-            return result;
+            return self.write_postgres(work).await;
         };
         let (reply, outcome) = oneshot::channel::<Result<T, ApiError>>();
         let job: Job = Box::new(move |conn: &mut Conn<'_>| {
@@ -340,6 +354,33 @@ impl Db {
         outcome
             .await
             .map_err(|_| ApiError::Internal("writer task dropped a job".into()))?
+    }
+}
+
+impl Db {
+    /// A PostgreSQL write: its own transaction, committed or rolled back
+    /// before its connection is kept for the next request.
+    async fn write_postgres<T>(&self, work: WriteFn<T>) -> Result<T, ApiError> {
+        let Some(pg) = &self.pg else {
+            return Err(ApiError::Internal("no PostgreSQL connections".into()));
+        };
+        let started = std::time::Instant::now();
+        let mut held = pg.take().await?;
+        let (conn, lost) = held.parts();
+        let begun = conn.begin().await;
+        pool::note(lost, &begun);
+        let mut tx = begun?;
+        let result = work(&mut Conn::Sqlx(&mut tx, lost)).await;
+        let ended = match result {
+            Ok(_) => tx.commit().await,
+            Err(_) => tx.rollback().await,
+        };
+        pool::note(lost, &ended);
+        if result.is_ok() {
+            ended?;
+            METRICS.committed(1, started.elapsed());
+        }
+        result
     }
 }
 
@@ -417,8 +458,8 @@ pub struct Reader(ReaderConn);
 
 #[derive(Debug)]
 enum ReaderConn {
-    /// A pooled sqlx connection (PostgreSQL).
-    Sqlx(PoolConnection<Any>),
+    /// A PostgreSQL connection.
+    Postgres(PgConn),
     /// A read-only SQLite connection (taken out only on drop) and its pool.
     Sqlite(Option<rusqlite::Connection>, Arc<SqliteReaders>),
 }
@@ -427,7 +468,7 @@ impl Reader {
     /// The connection, for repository calls.
     pub fn conn(&mut self) -> Conn<'_> {
         match &mut self.0 {
-            ReaderConn::Sqlx(conn) => Conn::Sqlx(conn),
+            ReaderConn::Postgres(conn) => conn.conn(),
             ReaderConn::Sqlite(Some(conn), _) => Conn::Sqlite(conn),
             ReaderConn::Sqlite(None, _) => {
                 unreachable!("a reader's connection leaves only when it is dropped")

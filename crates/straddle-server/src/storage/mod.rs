@@ -2,6 +2,7 @@
 //! interface over both drivers, and column encodings.
 
 pub mod db;
+pub mod pool;
 pub mod query;
 pub mod search;
 pub mod sql;

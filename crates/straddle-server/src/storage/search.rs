@@ -126,7 +126,7 @@ impl Searchable {
                     self.scan(text, param)
                 }
             }
-            Conn::Sqlx(_) if indexed => SearchPlan {
+            Conn::Sqlx(..) if indexed => SearchPlan {
                 condition: format!("{} LIKE ${param} ESCAPE '\\'", self.pg_expression()),
                 values: vec![like_pattern(text)],
                 by_matches: false,

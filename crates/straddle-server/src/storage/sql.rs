@@ -10,11 +10,13 @@ use futures::future::BoxFuture;
 use sqlx::{AnyConnection, Row as _};
 
 use crate::error::ApiError;
+use crate::storage::pool;
 
 /// A connection the repositories run statements on.
 pub enum Conn<'c> {
-    /// An sqlx connection to PostgreSQL.
-    Sqlx(&'c mut AnyConnection),
+    /// An sqlx connection to PostgreSQL, and whether a statement lost it
+    /// (see [`pool::loses_connection`]).
+    Sqlx(&'c mut AnyConnection, &'c mut bool),
     /// The SQLite writer's own connection.
     Sqlite(&'c mut rusqlite::Connection),
 }
@@ -22,7 +24,7 @@ pub enum Conn<'c> {
 impl std::fmt::Debug for Conn<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(match self {
-            Conn::Sqlx(_) => "Conn::Sqlx",
+            Conn::Sqlx(..) => "Conn::Sqlx",
             Conn::Sqlite(_) => "Conn::Sqlite",
         })
     }
@@ -153,7 +155,7 @@ impl Conn<'_> {
     /// transaction already excludes the others, so it always succeeds.
     pub async fn try_lock(&mut self, key: i64) -> Result<bool, ApiError> {
         match self {
-            Conn::Sqlx(_) => Ok(self
+            Conn::Sqlx(..) => Ok(self
                 .fetch_one(
                     "SELECT CASE WHEN pg_try_advisory_xact_lock($1) THEN 1 ELSE 0 END::BIGINT AS locked",
                     crate::args![key],
@@ -168,7 +170,7 @@ impl Conn<'_> {
     /// Takes the transaction-scoped lock `key`, waiting for it (bounded by
     /// the statement timeout). A no-op on SQLite, as for [`Conn::try_lock`].
     pub async fn lock(&mut self, key: i64) -> Result<(), ApiError> {
-        if let Conn::Sqlx(_) = self {
+        if let Conn::Sqlx(..) = self {
             self.fetch_one(
                 "SELECT 1::BIGINT AS locked FROM (SELECT pg_advisory_xact_lock($1)) AS held",
                 crate::args![key],
@@ -182,7 +184,7 @@ impl Conn<'_> {
     /// the same rows concurrently; nothing on SQLite's single writer.
     pub fn skip_locked(&self) -> &'static str {
         match self {
-            Conn::Sqlx(_) => " FOR UPDATE SKIP LOCKED",
+            Conn::Sqlx(..) => " FOR UPDATE SKIP LOCKED",
             Conn::Sqlite(_) => "",
         }
     }
@@ -190,10 +192,11 @@ impl Conn<'_> {
     /// Runs a statement; returns the number of rows it changed.
     pub async fn execute(&mut self, sql: &str, args: Vec<Arg>) -> Result<u64, ApiError> {
         match self {
-            Conn::Sqlx(conn) => Ok(bind(sqlx::query(sql), args)
-                .execute(&mut **conn)
-                .await?
-                .rows_affected()),
+            Conn::Sqlx(conn, lost) => {
+                let done = bind(sqlx::query(sql), args).execute(&mut **conn).await;
+                pool::note(lost, &done);
+                Ok(done?.rows_affected())
+            }
             Conn::Sqlite(conn) => {
                 let mut statement = conn.prepare_cached(sql).map_err(sqlite_error)?;
                 bind_numbered(&mut statement, &args).map_err(sqlite_error)?;
@@ -205,10 +208,14 @@ impl Conn<'_> {
     /// Runs an `INSERT`; `false` when a unique constraint refused it.
     pub async fn insert_unique(&mut self, sql: &str, args: Vec<Arg>) -> Result<bool, ApiError> {
         match self {
-            Conn::Sqlx(conn) => match bind(sqlx::query(sql), args).execute(&mut **conn).await {
+            Conn::Sqlx(conn, lost) => match bind(sqlx::query(sql), args).execute(&mut **conn).await
+            {
                 Ok(_) => Ok(true),
                 Err(sqlx::Error::Database(error)) if error.is_unique_violation() => Ok(false),
-                Err(error) => Err(error.into()),
+                Err(error) => {
+                    **lost |= pool::loses_connection(&error);
+                    Err(error.into())
+                }
             },
             Conn::Sqlite(conn) => {
                 let mut statement = conn.prepare_cached(sql).map_err(sqlite_error)?;
@@ -229,8 +236,10 @@ impl Conn<'_> {
     /// All rows of a query.
     pub async fn fetch_all(&mut self, sql: &str, args: Vec<Arg>) -> Result<Vec<Row>, ApiError> {
         match self {
-            Conn::Sqlx(conn) => {
-                let rows = bind(sqlx::query(sql), args).fetch_all(&mut **conn).await?;
+            Conn::Sqlx(conn, lost) => {
+                let rows = bind(sqlx::query(sql), args).fetch_all(&mut **conn).await;
+                pool::note(lost, &rows);
+                let rows = rows?;
                 let Some(first) = rows.first() else {
                     return Ok(Vec::new());
                 };

@@ -224,7 +224,7 @@ impl Cluster {
             if let Some(server) = instance.server.take() {
                 server.await.unwrap();
             }
-            instance.state.db.pool.close().await;
+            instance.state.db.close().await;
         }
         drop_database(&self.database_url).await;
     }

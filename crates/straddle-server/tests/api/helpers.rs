@@ -294,7 +294,7 @@ impl TestApp {
     /// Stops the server and drops a PostgreSQL test database.
     pub async fn stop(mut self) {
         self.shut_down().await;
-        self.state.db.pool.close().await;
+        self.state.db.close().await;
         drop_database(&self.database_url).await;
     }
 

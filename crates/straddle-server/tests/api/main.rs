@@ -14,6 +14,7 @@ mod openapi;
 mod operations;
 mod outages;
 mod paykeys;
+mod pool;
 mod sdk;
 mod webhooks;
 mod widget;

@@ -74,7 +74,7 @@ impl Node {
         if let Some(server) = self.server.take() {
             server.await.unwrap();
         }
-        self.state.db.pool.close().await;
+        self.state.db.close().await;
     }
 
     /// A platform account and its key, signed with this instance's secret.
