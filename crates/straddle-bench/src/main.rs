@@ -250,15 +250,14 @@ impl Database {
         std::fs::create_dir_all(&dir)?;
         match requested {
             Some(base) if base.starts_with("postgres") => {
-                let name = format!("straddle_bench_{}", std::process::id());
+                let name = bench_database_name();
                 let mut conn = PgConnection::connect(base).await?;
                 conn.execute(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)").as_str())
                     .await?;
                 conn.execute(format!("CREATE DATABASE {name}").as_str())
                     .await?;
-                let (prefix, _) = base.rsplit_once('/').context("database URL has no name")?;
                 Ok(Database {
-                    url: format!("{prefix}/{name}"),
+                    url: with_database(base, &name)?,
                     dir,
                     postgres_base: Some(base.to_string()),
                     kept: false,
@@ -311,7 +310,8 @@ impl Database {
         if self.kept {
             return Ok(());
         }
-        if let (Some(base), Some((_, name))) = (&self.postgres_base, self.url.rsplit_once('/')) {
+        if let Some(base) = &self.postgres_base {
+            let name = bench_database_name();
             let mut conn = PgConnection::connect(base).await?;
             conn.execute(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)").as_str())
                 .await?;
@@ -319,6 +319,25 @@ impl Database {
         let _ = std::fs::remove_dir_all(&self.dir);
         Ok(())
     }
+}
+
+/// The PostgreSQL database this run creates and drops.
+fn bench_database_name() -> String {
+    format!("straddle_bench_{}", std::process::id())
+}
+
+/// `base` with its database name replaced by `name`; its query (such as
+/// `?host=/var/run/postgresql`, a Unix socket) kept.
+fn with_database(base: &str, name: &str) -> anyhow::Result<String> {
+    let (address, query) = match base.split_once('?') {
+        Some((address, query)) => (address, format!("?{query}")),
+        None => (base, String::new()),
+    };
+    let (prefix, _) = address
+        .rsplit_once('/')
+        .filter(|(prefix, _)| prefix.contains("//"))
+        .context("database URL has no name")?;
+    Ok(format!("{prefix}/{name}{query}"))
 }
 
 fn straddle() -> anyhow::Result<PathBuf> {
@@ -743,5 +762,23 @@ where
         latencies_us,
         server_cpu_us: None,
         writer_cpu_us: None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::with_database;
+
+    #[test]
+    fn the_database_name_is_replaced_and_the_query_kept() {
+        assert_eq!(
+            with_database("postgres://u@127.0.0.1:5432/test", "b").unwrap(),
+            "postgres://u@127.0.0.1:5432/b"
+        );
+        assert_eq!(
+            with_database("postgres://u@localhost/test?host=/var/run/postgresql", "b").unwrap(),
+            "postgres://u@localhost/b?host=/var/run/postgresql"
+        );
+        assert!(with_database("postgres://u@localhost", "b").is_err());
     }
 }
