@@ -22,8 +22,8 @@ use crate::storage::sql::Conn;
 /// A request holds one of the pool's `max_connections` permits while it
 /// holds a connection, and a connection is kept here before its permit is
 /// given back. So there are never more kept connections than free permits,
-/// and a request that finds none kept has a permit the pool can serve at
-/// once: the pool never waits for a connection kept here.
+/// and a request that finds none kept holds a permit the pool has a
+/// connection for: it never waits in the pool for one kept here.
 #[derive(Debug)]
 pub struct PgConnections {
     pool: AnyPool,
