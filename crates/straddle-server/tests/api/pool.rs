@@ -89,3 +89,39 @@ async fn a_write_after_a_failed_one_on_the_same_connection_is_committed() {
     other.close().await.unwrap();
     app.stop().await;
 }
+
+/// PostgreSQL only: a read whose request went away mid-statement leaves its
+/// connection to the next request, which must get its own rows.
+#[tokio::test]
+async fn a_statement_cut_off_leaves_nothing_for_the_next_on_its_connection() {
+    let app = spawn_app_with(Options {
+        configure: Some(one_connection),
+        ..Options::default()
+    })
+    .await;
+    if !app.database_url.starts_with("postgres") {
+        eprintln!("PostgreSQL only; skipped on SQLite");
+        return app.stop().await;
+    }
+    let db = &app.state.db;
+    {
+        let mut reader = db.reader().await.unwrap();
+        let mut conn = reader.conn();
+        let cut = tokio::time::timeout(
+            Duration::from_millis(100),
+            conn.fetch_all("SELECT 'first' AS said FROM pg_sleep(0.5)", vec![]),
+        )
+        .await;
+        assert!(cut.is_err(), "the statement was cut off while it ran");
+    }
+    for _ in 0..3 {
+        let mut reader = db.reader().await.unwrap();
+        let row = reader
+            .conn()
+            .fetch_one("SELECT 'second' AS said", vec![])
+            .await
+            .unwrap();
+        assert_eq!(row.text("said").unwrap(), "second");
+    }
+    app.stop().await;
+}
