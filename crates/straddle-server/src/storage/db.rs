@@ -41,6 +41,11 @@ pub struct DbOptions {
     pub idle_in_transaction_timeout: Duration,
     /// PostgreSQL `application_name`: identifies this instance in `pg_stat_activity`.
     pub application_name: String,
+    /// A PostgreSQL connection unused this long is closed (when the next
+    /// one is taken; background work takes one several times a second).
+    pub idle_timeout: Duration,
+    /// A PostgreSQL connection this old is closed after its request.
+    pub max_lifetime: Duration,
     /// SQLite group commit: most writes per transaction (1 turns it off).
     pub max_batch: usize,
 }
@@ -53,6 +58,8 @@ impl Default for DbOptions {
             statement_timeout: Duration::from_secs(10),
             idle_in_transaction_timeout: Duration::from_secs(30),
             application_name: "straddle".into(),
+            idle_timeout: Duration::from_secs(600),
+            max_lifetime: Duration::from_secs(1800),
             max_batch: DEFAULT_MAX_BATCH,
         }
     }
@@ -203,6 +210,8 @@ impl Db {
                 AnyPoolOptions::new()
                     .max_connections(options.pool_size.max(1))
                     .acquire_timeout(options.acquire_timeout)
+                    .idle_timeout(options.idle_timeout)
+                    .max_lifetime(options.max_lifetime)
                     // A connection that broke while idle fails its request
                     // with 503 and is dropped; no round trip per acquire.
                     .test_before_acquire(false)

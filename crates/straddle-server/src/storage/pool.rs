@@ -7,9 +7,11 @@
 //! already begins by reading whatever an earlier one left unread
 //! (sqlx-postgres `wait_until_ready`). So a connection that no statement
 //! lost waits here, untested, for the next request; one that was lost
-//! goes back through the pool, which tests it and closes it.
+//! goes back through the pool, which tests it and closes it. Kept
+//! connections follow the pool's idle timeout and maximum lifetime.
 
 use std::sync::{Arc, Mutex};
+use std::time::Instant;
 
 use sqlx::pool::PoolConnection;
 use sqlx::{Any, AnyConnection, AnyPool};
@@ -27,8 +29,19 @@ use crate::storage::sql::Conn;
 #[derive(Debug)]
 pub struct PgConnections {
     pool: AnyPool,
-    idle: Mutex<Vec<PoolConnection<Any>>>,
+    /// The most recently kept last.
+    idle: Mutex<Vec<Kept>>,
     permits: Arc<Semaphore>,
+}
+
+/// A connection waiting for a request.
+#[derive(Debug)]
+struct Kept {
+    conn: PoolConnection<Any>,
+    /// When it was first taken from the pool.
+    since: Instant,
+    /// When it was kept.
+    at: Instant,
 }
 
 impl PgConnections {
@@ -54,15 +67,17 @@ impl PgConnections {
                 .await
                 .map_err(|_| sqlx::Error::PoolClosed)?;
             let conn = match self.pop() {
-                Some(conn) => conn,
-                None => self.pool.acquire().await?,
+                Some(kept) => (kept.conn, kept.since),
+                None => (self.pool.acquire().await?, Instant::now()),
             };
             Ok::<_, sqlx::Error>((conn, permit))
         })
         .await
         .map_err(|_| sqlx::Error::PoolTimedOut)??;
+        let (conn, since) = conn;
         Ok(PgConn {
             conn: Some(conn),
+            since,
             lost: false,
             home: self.clone(),
             _permit: permit,
@@ -82,23 +97,44 @@ impl PgConnections {
         closing.await;
     }
 
-    fn pop(&self) -> Option<PoolConnection<Any>> {
-        self.lock().pop()
+    /// The most recently kept connection, after closing those kept for
+    /// longer than the idle timeout.
+    fn pop(&self) -> Option<Kept> {
+        let mut idle = self.lock();
+        if let Some(timeout) = self.pool.options().get_idle_timeout() {
+            let stale = idle.iter().take_while(|k| k.at.elapsed() > timeout).count();
+            idle.drain(..stale).for_each(close);
+        }
+        idle.pop()
     }
 
     /// Keeps `conn`, unless the pool is closing: then it goes back to the
     /// pool, which closes it. (The check is under the lock that
     /// [`PgConnections::release_all`] takes after the pool is marked closed,
     /// so no connection is kept past a close.)
-    fn keep(&self, conn: PoolConnection<Any>) {
+    /// (A connection past the pool's maximum lifetime is closed instead.)
+    fn keep(&self, conn: PoolConnection<Any>, since: Instant) {
+        let kept = Kept {
+            conn,
+            since,
+            at: Instant::now(),
+        };
+        let too_old = self
+            .pool
+            .options()
+            .get_max_lifetime()
+            .is_some_and(|max| since.elapsed() > max);
+        if too_old {
+            return close(kept);
+        }
         let mut idle = self.lock();
         if self.pool.is_closed() {
             return;
         }
-        idle.push(conn);
+        idle.push(kept);
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<PoolConnection<Any>>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Kept>> {
         self.idle.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
@@ -108,6 +144,8 @@ impl PgConnections {
 #[derive(Debug)]
 pub struct PgConn {
     conn: Option<PoolConnection<Any>>,
+    /// When it was first taken from the pool.
+    since: Instant,
     lost: bool,
     home: Arc<PgConnections>,
     /// Given back after the connection (fields drop after `Drop::drop`).
@@ -135,10 +173,16 @@ impl Drop for PgConn {
     fn drop(&mut self) {
         if let Some(conn) = self.conn.take() {
             if !self.lost {
-                self.home.keep(conn);
+                self.home.keep(conn, self.since);
             }
         }
     }
+}
+
+/// Closes a kept connection (gracefully, on a task of sqlx's own) and
+/// frees its place in the pool.
+fn close(mut kept: Kept) {
+    kept.conn.close_on_drop();
 }
 
 /// Whether `error` means the connection is gone: anything but an error the

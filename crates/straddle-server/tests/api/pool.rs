@@ -8,7 +8,7 @@ use sqlx::Connection;
 use straddle_server::config::Config;
 
 use crate::bridge::{customer, f2_body};
-use crate::helpers::{customer_body, spawn_app_with, Options};
+use crate::helpers::{customer_body, spawn_app_with, Options, TestApp};
 
 fn two_connections(config: &mut Config) {
     config.db.pool_size = 2;
@@ -17,6 +17,47 @@ fn two_connections(config: &mut Config) {
 
 fn one_connection(config: &mut Config) {
     config.db.pool_size = 1;
+}
+
+fn short_idle_timeout(config: &mut Config) {
+    config.db.pool_size = 2;
+    config.db.idle_timeout = Duration::from_millis(300);
+}
+
+fn short_lifetime(config: &mut Config) {
+    config.db.pool_size = 1;
+    config.db.max_lifetime = Duration::from_millis(300);
+}
+
+/// The PostgreSQL session behind a connection the server's reads would get.
+async fn backend_pid(app: &TestApp) -> i64 {
+    let mut reader = app.state.db.reader().await.unwrap();
+    let row = reader
+        .conn()
+        .fetch_one("SELECT pg_backend_pid()::BIGINT AS pid", vec![])
+        .await
+        .unwrap();
+    row.int("pid").unwrap()
+}
+
+/// Waits (up to 5 s) until PostgreSQL no longer has session `pid`.
+async fn session_ends(app: &TestApp, pid: i64) -> bool {
+    let mut admin = sqlx::PgConnection::connect(&app.database_url)
+        .await
+        .unwrap();
+    for _ in 0..50 {
+        let (open,): (i64,) =
+            sqlx::query_as("SELECT COUNT(*) FROM pg_stat_activity WHERE pid = $1")
+                .bind(pid as i32)
+                .fetch_one(&mut admin)
+                .await
+                .unwrap();
+        if open == 0 {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    false
 }
 
 #[tokio::test]
@@ -123,5 +164,62 @@ async fn a_statement_cut_off_leaves_nothing_for_the_next_on_its_connection() {
             .unwrap();
         assert_eq!(row.text("said").unwrap(), "second");
     }
+    app.stop().await;
+}
+
+/// PostgreSQL only. Two sessions are opened; the background workers keep
+/// reusing the most recently kept one, so the other idles past the timeout.
+#[tokio::test]
+async fn a_connection_idle_past_the_idle_timeout_is_closed() {
+    let app = spawn_app_with(Options {
+        configure: Some(short_idle_timeout),
+        ..Options::default()
+    })
+    .await;
+    if !app.database_url.starts_with("postgres") {
+        eprintln!("PostgreSQL only; skipped on SQLite");
+        return app.stop().await;
+    }
+    let (first, second) = {
+        let db = &app.state.db;
+        let (mut a, mut b) = (db.reader().await.unwrap(), db.reader().await.unwrap());
+        let pid = "SELECT pg_backend_pid()::BIGINT AS pid";
+        let a_pid = a.conn().fetch_one(pid, vec![]).await.unwrap();
+        let b_pid = b.conn().fetch_one(pid, vec![]).await.unwrap();
+        (a_pid.int("pid").unwrap(), b_pid.int("pid").unwrap())
+    };
+    assert_ne!(first, second);
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    backend_pid(&app).await;
+    let (first_ended, second_ended) =
+        tokio::join!(session_ends(&app, first), session_ends(&app, second));
+    assert!(
+        first_ended || second_ended,
+        "the connection left idle is closed"
+    );
+    app.stop().await;
+}
+
+/// PostgreSQL only: a connection in constant use is still replaced once it
+/// is older than the maximum lifetime.
+#[tokio::test]
+async fn a_connection_past_its_lifetime_is_replaced() {
+    let app = spawn_app_with(Options {
+        configure: Some(short_lifetime),
+        ..Options::default()
+    })
+    .await;
+    if !app.database_url.starts_with("postgres") {
+        eprintln!("PostgreSQL only; skipped on SQLite");
+        return app.stop().await;
+    }
+    let first = backend_pid(&app).await;
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    let mut replaced = false;
+    for _ in 0..3 {
+        replaced |= backend_pid(&app).await != first;
+    }
+    assert!(replaced, "a new session replaces the old one");
+    assert!(session_ends(&app, first).await, "the old session is closed");
     app.stop().await;
 }
