@@ -1,5 +1,5 @@
 //! One error type for the whole API. Handlers return `ApiError`; it becomes
-//! the documented envelope in [`crate::context`], which adds `meta`.
+//! the documented envelope in [`crate::http::context`], which adds `meta`.
 
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};

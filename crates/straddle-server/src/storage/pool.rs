@@ -59,7 +59,7 @@ impl PgConnections {
     /// asked; `PoolTimedOut` after the pool's acquire timeout.
     pub async fn take(self: &Arc<Self>) -> Result<PgConn, sqlx::Error> {
         let wait = self.pool.options().get_acquire_timeout();
-        let (conn, permit) = tokio::time::timeout(wait, async {
+        let ((conn, since), permit) = tokio::time::timeout(wait, async {
             let permit = self
                 .permits
                 .clone()
@@ -74,7 +74,6 @@ impl PgConnections {
         })
         .await
         .map_err(|_| sqlx::Error::PoolTimedOut)??;
-        let (conn, since) = conn;
         Ok(PgConn {
             conn: Some(conn),
             since,
@@ -108,11 +107,11 @@ impl PgConnections {
         idle.pop()
     }
 
-    /// Keeps `conn`, unless the pool is closing: then it goes back to the
-    /// pool, which closes it. (The check is under the lock that
-    /// [`PgConnections::release_all`] takes after the pool is marked closed,
-    /// so no connection is kept past a close.)
-    /// (A connection past the pool's maximum lifetime is closed instead.)
+    /// Keeps `conn`, unless it is past the pool's maximum lifetime (then it
+    /// is closed) or the pool is closing (then it goes back to the pool,
+    /// which closes it). The closing check is under the lock that
+    /// [`PgConnections::close`] takes after marking the pool closed, so no
+    /// connection is kept past a close.
     fn keep(&self, conn: PoolConnection<Any>, since: Instant) {
         let kept = Kept {
             conn,
