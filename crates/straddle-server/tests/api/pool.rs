@@ -29,6 +29,22 @@ fn short_lifetime(config: &mut Config) {
     config.db.max_lifetime = Duration::from_millis(300);
 }
 
+/// A server configured by `configure` on PostgreSQL; `None` (and a note)
+/// on SQLite, where these tests do not apply.
+async fn postgres_app(configure: fn(&mut Config)) -> Option<TestApp> {
+    let app = spawn_app_with(Options {
+        configure: Some(configure),
+        ..Options::default()
+    })
+    .await;
+    if app.database_url.starts_with("postgres") {
+        return Some(app);
+    }
+    eprintln!("PostgreSQL only; skipped on SQLite");
+    app.stop().await;
+    None
+}
+
 /// The PostgreSQL session behind a connection the server's reads would get.
 async fn backend_pid(app: &TestApp) -> i64 {
     let mut reader = app.state.db.reader().await.unwrap();
@@ -95,15 +111,9 @@ async fn two_connections_serve_sixty_four_concurrent_requests() {
 /// PostgreSQL only: the check reads the database over a connection of its own.
 #[tokio::test]
 async fn a_write_after_a_failed_one_on_the_same_connection_is_committed() {
-    let app = spawn_app_with(Options {
-        configure: Some(one_connection),
-        ..Options::default()
-    })
-    .await;
-    if !app.database_url.starts_with("postgres") {
-        eprintln!("PostgreSQL only; skipped on SQLite");
-        return app.stop().await;
-    }
+    let Some(app) = postgres_app(one_connection).await else {
+        return;
+    };
     let unknown = uuid::Uuid::now_v7().to_string();
     let failed = app
         .post("/v1/bridge/bank_account", &f2_body(&unknown))
@@ -135,15 +145,9 @@ async fn a_write_after_a_failed_one_on_the_same_connection_is_committed() {
 /// connection to the next request, which must get its own rows.
 #[tokio::test]
 async fn a_statement_cut_off_leaves_nothing_for_the_next_on_its_connection() {
-    let app = spawn_app_with(Options {
-        configure: Some(one_connection),
-        ..Options::default()
-    })
-    .await;
-    if !app.database_url.starts_with("postgres") {
-        eprintln!("PostgreSQL only; skipped on SQLite");
-        return app.stop().await;
-    }
+    let Some(app) = postgres_app(one_connection).await else {
+        return;
+    };
     let db = &app.state.db;
     {
         let mut reader = db.reader().await.unwrap();
@@ -171,15 +175,9 @@ async fn a_statement_cut_off_leaves_nothing_for_the_next_on_its_connection() {
 /// reusing the most recently kept one, so the other idles past the timeout.
 #[tokio::test]
 async fn a_connection_idle_past_the_idle_timeout_is_closed() {
-    let app = spawn_app_with(Options {
-        configure: Some(short_idle_timeout),
-        ..Options::default()
-    })
-    .await;
-    if !app.database_url.starts_with("postgres") {
-        eprintln!("PostgreSQL only; skipped on SQLite");
-        return app.stop().await;
-    }
+    let Some(app) = postgres_app(short_idle_timeout).await else {
+        return;
+    };
     let (first, second) = {
         let db = &app.state.db;
         let (mut a, mut b) = (db.reader().await.unwrap(), db.reader().await.unwrap());
@@ -204,15 +202,9 @@ async fn a_connection_idle_past_the_idle_timeout_is_closed() {
 /// is older than the maximum lifetime.
 #[tokio::test]
 async fn a_connection_past_its_lifetime_is_replaced() {
-    let app = spawn_app_with(Options {
-        configure: Some(short_lifetime),
-        ..Options::default()
-    })
-    .await;
-    if !app.database_url.starts_with("postgres") {
-        eprintln!("PostgreSQL only; skipped on SQLite");
-        return app.stop().await;
-    }
+    let Some(app) = postgres_app(short_lifetime).await else {
+        return;
+    };
     let first = backend_pid(&app).await;
     tokio::time::sleep(Duration::from_millis(400)).await;
     let mut replaced = false;
