@@ -184,6 +184,12 @@ struct DatabaseArgs {
         default_value_t = 30_000
     )]
     db_idle_in_transaction_timeout_ms: u64,
+    /// A PostgreSQL connection unused this long is closed.
+    #[arg(long, env = "STRADDLE_DB_IDLE_TIMEOUT_MS", default_value_t = 600_000)]
+    db_idle_timeout_ms: u64,
+    /// A PostgreSQL connection this old is replaced after its request.
+    #[arg(long, env = "STRADDLE_DB_MAX_LIFETIME_MS", default_value_t = 1_800_000)]
+    db_max_lifetime_ms: u64,
 }
 
 /// Real Plaid and Quiltt. Without them the deterministic sandbox provider
@@ -436,6 +442,8 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         idle_in_transaction_timeout: Duration::from_millis(
             args.database.db_idle_in_transaction_timeout_ms,
         ),
+        idle_timeout: Duration::from_millis(args.database.db_idle_timeout_ms),
+        max_lifetime: Duration::from_millis(args.database.db_max_lifetime_ms),
         max_batch: args.sqlite_batch_limit,
         ..DbOptions::default()
     };

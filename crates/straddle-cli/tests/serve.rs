@@ -518,3 +518,48 @@ async fn first_start_creates_one_account() {
         "exactly one key printed and one account per round"
     );
 }
+
+/// PostgreSQL only: `--db-max-lifetime-ms` (here its environment variable)
+/// replaces the server's sessions while the background work keeps them busy.
+#[tokio::test]
+async fn postgresql_sessions_are_replaced_after_the_configured_lifetime() {
+    use sqlx::Connection;
+    let (dir, url) = scratch();
+    if !url.starts_with("postgres") {
+        eprintln!("PostgreSQL only; skipped on SQLite");
+        return;
+    }
+    let instance = format!("lifetime-{}", uuid::Uuid::now_v7().simple());
+    let _server = serve(
+        &dir,
+        &url,
+        &[
+            ("STRADDLE_INSTANCE_ID", instance.as_str()),
+            ("STRADDLE_DB_POOL_SIZE", "1"),
+            ("STRADDLE_DB_MAX_LIFETIME_MS", "200"),
+        ],
+    );
+    let mut admin = sqlx::PgConnection::connect(&url).await.unwrap();
+    let sessions = "SELECT pid FROM pg_stat_activity WHERE application_name = $1 ORDER BY pid";
+    let mut first: Vec<(i32,)> = Vec::new();
+    let mut replaced = false;
+    for _ in 0..100 {
+        let now: Vec<(i32,)> = sqlx::query_as(sessions)
+            .bind(&instance)
+            .fetch_all(&mut admin)
+            .await
+            .unwrap();
+        if first.is_empty() {
+            first = now;
+        } else if !now.is_empty() && now.iter().all(|pid| !first.contains(pid)) {
+            replaced = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(!first.is_empty(), "the server holds a session");
+    assert!(
+        replaced,
+        "its sessions are replaced after 200 ms: {first:?}"
+    );
+}
