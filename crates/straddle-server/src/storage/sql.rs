@@ -193,14 +193,10 @@ impl Conn<'_> {
     pub async fn execute(&mut self, sql: &str, args: Vec<Arg>) -> Result<u64, ApiError> {
         match self {
             Conn::Sqlx(conn, lost) => {
-                let done = bind(sqlx::query(sql), args).execute(&mut **conn).await;
-                pool::note(lost, &done);
-                Ok(done?.rows_affected())
+                Ok(sqlx_execute(conn, lost, sql, args).await?.rows_affected())
             }
             Conn::Sqlite(conn) => {
-                let mut statement = conn.prepare_cached(sql).map_err(sqlite_error)?;
-                bind_numbered(&mut statement, &args).map_err(sqlite_error)?;
-                Ok(statement.raw_execute().map_err(sqlite_error)? as u64)
+                Ok(sqlite_execute(conn, sql, &args).map_err(sqlite_error)? as u64)
             }
         }
     }
@@ -208,28 +204,20 @@ impl Conn<'_> {
     /// Runs an `INSERT`; `false` when a unique constraint refused it.
     pub async fn insert_unique(&mut self, sql: &str, args: Vec<Arg>) -> Result<bool, ApiError> {
         match self {
-            Conn::Sqlx(conn, lost) => match bind(sqlx::query(sql), args).execute(&mut **conn).await
-            {
+            Conn::Sqlx(conn, lost) => match sqlx_execute(conn, lost, sql, args).await {
                 Ok(_) => Ok(true),
                 Err(sqlx::Error::Database(error)) if error.is_unique_violation() => Ok(false),
-                Err(error) => {
-                    **lost |= pool::loses_connection(&error);
-                    Err(error.into())
-                }
+                Err(error) => Err(error.into()),
             },
-            Conn::Sqlite(conn) => {
-                let mut statement = conn.prepare_cached(sql).map_err(sqlite_error)?;
-                bind_numbered(&mut statement, &args).map_err(sqlite_error)?;
-                match statement.raw_execute() {
-                    Ok(_) => Ok(true),
-                    Err(rusqlite::Error::SqliteFailure(error, _))
-                        if error.code == rusqlite::ErrorCode::ConstraintViolation =>
-                    {
-                        Ok(false)
-                    }
-                    Err(error) => Err(sqlite_error(error)),
+            Conn::Sqlite(conn) => match sqlite_execute(conn, sql, &args) {
+                Ok(_) => Ok(true),
+                Err(rusqlite::Error::SqliteFailure(error, _))
+                    if error.code == rusqlite::ErrorCode::ConstraintViolation =>
+                {
+                    Ok(false)
                 }
-            }
+                Err(error) => Err(sqlite_error(error)),
+            },
         }
     }
 
@@ -276,6 +264,26 @@ impl Conn<'_> {
             .await?
             .ok_or_else(|| ApiError::Internal("query returned no row".into()))
     }
+}
+
+/// Runs a statement on a PostgreSQL connection, marking the connection
+/// lost when the statement's error lost it.
+async fn sqlx_execute(
+    conn: &mut AnyConnection,
+    lost: &mut bool,
+    sql: &str,
+    args: Vec<Arg>,
+) -> Result<sqlx::any::AnyQueryResult, sqlx::Error> {
+    let done = bind(sqlx::query(sql), args).execute(conn).await;
+    pool::note(lost, &done);
+    done
+}
+
+/// Runs a statement on a SQLite connection; returns the rows it changed.
+fn sqlite_execute(conn: &rusqlite::Connection, sql: &str, args: &[Arg]) -> rusqlite::Result<usize> {
+    let mut statement = conn.prepare_cached(sql)?;
+    bind_numbered(&mut statement, args)?;
+    statement.raw_execute()
 }
 
 fn bind<'q>(
