@@ -324,7 +324,7 @@ impl Db {
     /// A connection for reads.
     /// On SQLite a read-only rusqlite connection whose statements run on the
     /// calling thread (reads are short: by key, or one bounded page); on
-    /// PostgreSQL a pooled sqlx connection.
+    /// PostgreSQL a connection from [`PgConnections`].
     pub async fn reader(&self) -> Result<Reader, ApiError> {
         Ok(match (&self.sqlite_readers, &self.pg) {
             (Some(readers), _) => {
@@ -364,9 +364,7 @@ impl Db {
             .await
             .map_err(|_| ApiError::Internal("writer task dropped a job".into()))?
     }
-}
 
-impl Db {
     /// A PostgreSQL write: its own transaction, committed or rolled back
     /// before its connection is kept for the next request.
     async fn write_postgres<T>(&self, work: WriteFn<T>) -> Result<T, ApiError> {
