@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use sqlx::Connection;
 use straddle_server::config::Config;
+use straddle_server::storage::db::Reader;
 
 use crate::bridge::{customer, f2_body};
 use crate::helpers::{customer_body, spawn_app_with, Options, TestApp};
@@ -47,7 +48,11 @@ async fn postgres_app(configure: fn(&mut Config)) -> Option<TestApp> {
 
 /// The PostgreSQL session behind a connection the server's reads would get.
 async fn backend_pid(app: &TestApp) -> i64 {
-    let mut reader = app.state.db.reader().await.unwrap();
+    session_of(&mut app.state.db.reader().await.unwrap()).await
+}
+
+/// The PostgreSQL session behind `reader`.
+async fn session_of(reader: &mut Reader) -> i64 {
     let row = reader
         .conn()
         .fetch_one("SELECT pg_backend_pid()::BIGINT AS pid", vec![])
@@ -181,10 +186,7 @@ async fn a_connection_idle_past_the_idle_timeout_is_closed() {
     let (first, second) = {
         let db = &app.state.db;
         let (mut a, mut b) = (db.reader().await.unwrap(), db.reader().await.unwrap());
-        let pid = "SELECT pg_backend_pid()::BIGINT AS pid";
-        let a_pid = a.conn().fetch_one(pid, vec![]).await.unwrap();
-        let b_pid = b.conn().fetch_one(pid, vec![]).await.unwrap();
-        (a_pid.int("pid").unwrap(), b_pid.int("pid").unwrap())
+        (session_of(&mut a).await, session_of(&mut b).await)
     };
     assert_ne!(first, second);
     tokio::time::sleep(Duration::from_millis(600)).await;
