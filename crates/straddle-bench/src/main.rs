@@ -126,11 +126,26 @@ struct Process(Child);
 
 impl Process {
     /// Peak resident memory so far, in MiB (Linux).
-    fn peak_rss_mib(&self) -> Option<f64> {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.0.id())).ok()?;
-        let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
-        let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
-        Some(kib / 1024.0)
+    /// Peak RSS, then the current RSS split into anonymous memory and
+    /// mapped files (SQLite readers map the database: its pages the server
+    /// has read count in RSS, once per reader connection, though they are
+    /// the OS's page cache), in MiB.
+    fn rss_report(&self) -> String {
+        let status =
+            std::fs::read_to_string(format!("/proc/{}/status", self.0.id())).unwrap_or_default();
+        let mib = |field: &str| -> f64 {
+            status
+                .lines()
+                .find(|l| l.starts_with(field))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok())
+                .map_or(f64::NAN, |kib| kib / 1024.0)
+        };
+        format!(
+            "{:.1} MiB peak (now {:.1} MiB anonymous + {:.1} MiB mapped files)",
+            mib("VmHWM:"),
+            mib("RssAnon:"),
+            mib("RssFile:")
+        )
     }
 
     /// CPU time (user and system) the process has used so far, in seconds.
@@ -450,11 +465,10 @@ async fn throughput(load: &Load, instances: usize, serve_args: &[String]) -> any
     .await;
     print_table(&base, &[&base, &write, &read]);
 
-    let rss: Vec<String> = servers
-        .iter()
-        .map(|s| format!("{:.1}", s.process.peak_rss_mib().unwrap_or(f64::NAN)))
-        .collect();
-    println!("\nserver peak RSS (MiB): {}", rss.join(", "));
+    println!();
+    for server in &servers {
+        println!("server RSS: {}", server.process.rss_report());
+    }
     let first_start = servers[0].startup;
     drop(servers);
     let restarted = serve(&db, serve_args)?;
@@ -613,10 +627,7 @@ async fn scale(
     let mut all: Vec<&Report> = vec![&base];
     all.extend(reports.iter());
     print_table(&base, &all);
-    println!(
-        "\nserver peak RSS: {:.1} MiB",
-        server.process.peak_rss_mib().unwrap_or(f64::NAN)
-    );
+    println!("\nserver RSS: {}", server.process.rss_report());
     drop(server);
     drop(baseline);
     db.drop_now().await
