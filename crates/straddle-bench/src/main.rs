@@ -5,7 +5,7 @@
 //! - `straddle-bench` (throughput): `POST /v1/bridge/bank_account` and
 //!   `GET /v1/paykeys/{id}` on SQLite (durable group commit) or, with
 //!   `--database-url postgres://…`, on a fresh PostgreSQL database, behind
-//!   `--instances N` servers; p50, p99, p99.9, max, the server's peak RSS,
+//!   `--instances N` servers; p50, p99, p99.9, max, the server's RSS,
 //!   cold start and the binary's size.
 //! - `straddle-bench scale`: seeds `--customers` × `--paykeys-per-customer`
 //!   with `straddle admin seed`, then measures start-up, filtered lists,
