@@ -2,7 +2,7 @@
 //! times, and a small builder for filtered, paged list queries.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use crate::storage::db::Db;
@@ -11,6 +11,7 @@ use crate::storage::sql::{Arg, Conn, Row};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use straddle_types::Timestamp;
+use tokio::sync::OnceCell;
 use uuid::Uuid;
 
 use crate::error::ApiError;
@@ -162,9 +163,22 @@ impl Filter {
                 );
                 let bounded = count(conn, &bounded_sql, args()).await?;
                 if bounded > EXACT_COUNT_LIMIT {
-                    let total = count(conn, &count_sql, args()).await?;
-                    db.counts().put(key, total);
-                    total
+                    let (conn, count_sql, binds) = (&mut *conn, &count_sql, self.binds.clone());
+                    let full_count = move || async move {
+                        match conn {
+                            Conn::Sqlite(_) => {
+                                count_off_workers(db.clone(), count_sql.clone(), binds).await
+                            }
+                            // PostgreSQL counts on the request's connection,
+                            // without holding a worker; another connection
+                            // could be long in coming from a busy pool.
+                            Conn::Sqlx(..) => {
+                                let args = binds.iter().map(Arg::from).collect();
+                                count(conn, count_sql, args).await
+                            }
+                        }
+                    };
+                    db.counts().count_once(key, full_count).await?
                 } else {
                     bounded
                 }
@@ -191,25 +205,33 @@ pub struct Page<'a> {
     pub db: &'a Db,
 }
 
-/// Counts a large list again off the request path, on the blocking pool
-/// (a count of a million rows takes tens of milliseconds, which would stall
-/// an async worker and every request queued on it), and stores the total.
+/// Counts a large list again off the request path and stores the total.
 /// A list that has shrunk to [`EXACT_COUNT_LIMIT`] or fewer is forgotten,
 /// so it is counted exactly again.
 fn recount_later(db: Db, key: String, count_sql: String, binds: Vec<String>) {
-    let runtime = tokio::runtime::Handle::current();
-    tokio::task::spawn_blocking(move || {
-        let recount = async {
-            let mut reader = db.reader().await?;
-            let args = binds.iter().map(Arg::from).collect();
-            count(&mut reader.conn(), &count_sql, args).await
-        };
-        match runtime.block_on(recount) {
+    tokio::spawn(async move {
+        match count_off_workers(db.clone(), count_sql, binds).await {
             Ok(total) if total > EXACT_COUNT_LIMIT => db.counts().put(key, total),
             Ok(_) => db.counts().forget(&key),
             Err(error) => tracing::warn!(%error, "recounting a large list failed"),
         }
     });
+}
+
+/// Runs a `SELECT COUNT(*) AS n …` on its own reader on the blocking pool:
+/// on SQLite a count of a million rows takes a hundred milliseconds or
+/// more, which would stall an async worker and every request queued on it.
+async fn count_off_workers(db: Db, count_sql: String, binds: Vec<String>) -> Result<u64, ApiError> {
+    let runtime = tokio::runtime::Handle::current();
+    tokio::task::spawn_blocking(move || {
+        runtime.block_on(async {
+            let mut reader = db.reader().await?;
+            let args = binds.iter().map(Arg::from).collect();
+            count(&mut reader.conn(), &count_sql, args).await
+        })
+    })
+    .await
+    .map_err(|error| ApiError::Internal(format!("counting a list: {error}")))?
 }
 
 /// Lists with at most this many matches are always counted exactly.
@@ -230,6 +252,9 @@ const MAX_CACHED_COUNTS: usize = 4096;
 #[derive(Debug, Default)]
 pub struct CountCache {
     entries: Mutex<HashMap<String, (Instant, u64)>>,
+    /// Lists being counted for the first time, shared by every request
+    /// that asks meanwhile.
+    first_counts: Mutex<HashMap<String, Arc<OnceCell<u64>>>>,
 }
 
 /// What the cache knows of a list's total.
@@ -273,6 +298,34 @@ impl CountCache {
         entries.insert(key, (now, total));
     }
 
+    /// The total of a large list not yet in the cache, counted by `count`
+    /// once however many requests ask for it at the same time (the first
+    /// page of a big list is often asked for by many at once, and each
+    /// count of a million rows takes a core for a hundred milliseconds or
+    /// more); stored for the next [`LARGE_COUNT_TTL`].
+    async fn count_once<F, Fut>(&self, key: String, count: F) -> Result<u64, ApiError>
+    where
+        F: FnOnce() -> Fut,
+        Fut: std::future::Future<Output = Result<u64, ApiError>>,
+    {
+        let first = {
+            let mut first_counts = self.first_counts.lock().unwrap_or_else(|e| e.into_inner());
+            first_counts.entry(key.clone()).or_default().clone()
+        };
+        let total = *first.get_or_try_init(count).await?;
+        // Stored before the shared count is let go, so a request that comes
+        // later finds the total rather than counting again.
+        self.put(key.clone(), total);
+        let mut first_counts = self.first_counts.lock().unwrap_or_else(|e| e.into_inner());
+        if first_counts
+            .get(&key)
+            .is_some_and(|cell| Arc::ptr_eq(cell, &first))
+        {
+            first_counts.remove(&key);
+        }
+        Ok(total)
+    }
+
     /// Drops a list that is no longer large.
     fn forget(&self, key: &str) {
         let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
@@ -313,5 +366,58 @@ mod tests {
 
         counts.forget("q");
         assert_eq!(counts.lookup_at("q", due), Lookup::Unknown);
+    }
+
+    #[tokio::test]
+    async fn requests_asking_at_once_for_a_large_list_count_it_once() {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        let counts = Arc::new(CountCache::default());
+        let runs = Arc::new(AtomicUsize::new(0));
+        let gate = Arc::new(tokio::sync::Semaphore::new(0));
+        let requests: Vec<_> = (0..8)
+            .map(|_| {
+                let (counts, runs, gate) = (counts.clone(), runs.clone(), gate.clone());
+                tokio::spawn(async move {
+                    let count = || async move {
+                        runs.fetch_add(1, Ordering::SeqCst);
+                        let _open = gate.acquire().await;
+                        Ok(20_000)
+                    };
+                    counts.count_once("q".into(), count).await
+                })
+            })
+            .collect();
+        // Every request is waiting on the one count before it finishes.
+        while counts
+            .first_counts
+            .lock()
+            .unwrap()
+            .get("q")
+            .map(Arc::strong_count)
+            != Some(9)
+        {
+            tokio::task::yield_now().await;
+        }
+        gate.add_permits(8);
+        for request in requests {
+            assert_eq!(request.await.unwrap().unwrap(), 20_000);
+        }
+        assert_eq!(runs.load(Ordering::SeqCst), 1, "counted once");
+        assert_eq!(counts.lookup("q"), Lookup::Fresh(20_000));
+        assert!(counts.first_counts.lock().unwrap().is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_failed_first_count_is_tried_again_by_the_next_request() {
+        let counts = CountCache::default();
+        let failed = counts
+            .count_once("q".into(), || async {
+                Err(ApiError::Unavailable("database".into()))
+            })
+            .await;
+        assert!(failed.is_err());
+        assert_eq!(counts.lookup("q"), Lookup::Unknown);
+        let total = counts.count_once("q".into(), || async { Ok(30_000) }).await;
+        assert_eq!(total.unwrap(), 30_000);
     }
 }

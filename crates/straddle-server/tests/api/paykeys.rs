@@ -405,3 +405,23 @@ async fn background_paykey_verification_survives_a_restart() {
     assert_eq!(done["balance"]["account_balance"], 10000);
     restarted.stop().await;
 }
+
+#[tokio::test]
+async fn many_first_pages_of_a_list_over_ten_thousand_paykeys_agree_on_its_total() {
+    let app = spawn_app().await;
+    let seeded =
+        straddle_server::admin::seed(&app.state.pipeline, app.account_id, 2_101, 5, |_| {}).await;
+    assert_eq!(seeded.unwrap(), 10_505);
+    // Above 10,000 matches the total is counted once, off the async
+    // workers, and shared by every request that asked meanwhile.
+    let pages = futures::future::join_all(
+        (0..16).map(|_| app.get("/v1/paykeys?page_size=1&sort_order=asc")),
+    )
+    .await;
+    for page in &pages {
+        assert_eq!(page.status, 200, "{:?}", page.body);
+        assert_eq!(page.body["meta"]["total_items"], 10_505);
+        assert_eq!(page.body["meta"]["total_pages"], 10_505);
+    }
+    app.stop().await;
+}
