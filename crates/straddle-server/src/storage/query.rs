@@ -163,21 +163,8 @@ impl Filter {
                 );
                 let bounded = count(conn, &bounded_sql, args()).await?;
                 if bounded > EXACT_COUNT_LIMIT {
-                    let (conn, count_sql, binds) = (&mut *conn, &count_sql, self.binds.clone());
-                    let full_count = move || async move {
-                        match conn {
-                            Conn::Sqlite(_) => {
-                                count_off_workers(db.clone(), count_sql.clone(), binds).await
-                            }
-                            // PostgreSQL counts on the request's connection,
-                            // without holding a worker; another connection
-                            // could be long in coming from a busy pool.
-                            Conn::Sqlx(..) => {
-                                let args = binds.iter().map(Arg::from).collect();
-                                count(conn, count_sql, args).await
-                            }
-                        }
-                    };
+                    let (conn, count_sql, args) = (&mut *conn, &count_sql, args());
+                    let full_count = move || count(conn, count_sql, args);
                     db.counts().count_once(key, full_count).await?
                 } else {
                     bounded
@@ -205,33 +192,25 @@ pub struct Page<'a> {
     pub db: &'a Db,
 }
 
-/// Counts a large list again off the request path and stores the total.
+/// Counts a large list again off the request path, on the blocking pool
+/// (a count of a million rows takes tens of milliseconds, which would stall
+/// an async worker and every request queued on it), and stores the total.
 /// A list that has shrunk to [`EXACT_COUNT_LIMIT`] or fewer is forgotten,
 /// so it is counted exactly again.
 fn recount_later(db: Db, key: String, count_sql: String, binds: Vec<String>) {
-    tokio::spawn(async move {
-        match count_off_workers(db.clone(), count_sql, binds).await {
+    let runtime = tokio::runtime::Handle::current();
+    tokio::task::spawn_blocking(move || {
+        let recount = async {
+            let mut reader = db.reader().await?;
+            let args = binds.iter().map(Arg::from).collect();
+            count(&mut reader.conn(), &count_sql, args).await
+        };
+        match runtime.block_on(recount) {
             Ok(total) if total > EXACT_COUNT_LIMIT => db.counts().put(key, total),
             Ok(_) => db.counts().forget(&key),
             Err(error) => tracing::warn!(%error, "recounting a large list failed"),
         }
     });
-}
-
-/// Runs a `SELECT COUNT(*) AS n …` on its own reader on the blocking pool:
-/// on SQLite a count of a million rows takes a hundred milliseconds or
-/// more, which would stall an async worker and every request queued on it.
-async fn count_off_workers(db: Db, count_sql: String, binds: Vec<String>) -> Result<u64, ApiError> {
-    let runtime = tokio::runtime::Handle::current();
-    tokio::task::spawn_blocking(move || {
-        runtime.block_on(async {
-            let mut reader = db.reader().await?;
-            let args = binds.iter().map(Arg::from).collect();
-            count(&mut reader.conn(), &count_sql, args).await
-        })
-    })
-    .await
-    .map_err(|error| ApiError::Internal(format!("counting a list: {error}")))?
 }
 
 /// Lists with at most this many matches are always counted exactly.
@@ -246,7 +225,8 @@ const MAX_CACHED_COUNTS: usize = 4096;
 /// Totals of large lists, kept briefly: counting a million rows for every
 /// page would cost far more than the page itself. A list of up to
 /// [`EXACT_COUNT_LIMIT`] matches is counted exactly every time; a larger
-/// one is counted when first seen, then again every [`LARGE_COUNT_TTL`] in
+/// one is counted when first seen (once for all the requests asking
+/// meanwhile), then again every [`LARGE_COUNT_TTL`] in
 /// the background while requests answer with the previous total, so its
 /// `total_items` may lag by up to that long (plus the recount).
 #[derive(Debug, Default)]
@@ -300,9 +280,9 @@ impl CountCache {
 
     /// The total of a large list not yet in the cache, counted by `count`
     /// once however many requests ask for it at the same time (the first
-    /// page of a big list is often asked for by many at once, and each
-    /// count of a million rows takes a core for a hundred milliseconds or
-    /// more); stored for the next [`LARGE_COUNT_TTL`].
+    /// page of a big list is often asked for by many at once, and a count
+    /// of a million rows takes tens of milliseconds, more where its pages
+    /// come from disk); stored for the next [`LARGE_COUNT_TTL`].
     async fn count_once<F, Fut>(&self, key: String, count: F) -> Result<u64, ApiError>
     where
         F: FnOnce() -> Fut,

@@ -412,8 +412,8 @@ async fn many_first_pages_of_a_list_over_ten_thousand_paykeys_agree_on_its_total
     let seeded =
         straddle_server::admin::seed(&app.state.pipeline, app.account_id, 2_101, 5, |_| {}).await;
     assert_eq!(seeded.unwrap(), 10_505);
-    // Above 10,000 matches the total is counted once, off the async
-    // workers, and shared by every request that asked meanwhile.
+    // Above 10,000 matches the total is counted once and shared by every
+    // request that asked meanwhile.
     let pages = futures::future::join_all(
         (0..16).map(|_| app.get("/v1/paykeys?page_size=1&sort_order=asc")),
     )
