@@ -125,7 +125,6 @@ async fn baseline() -> anyhow::Result<()> {
 struct Process(Child);
 
 impl Process {
-    /// Peak resident memory so far, in MiB (Linux).
     /// Peak RSS, then the current RSS split into anonymous memory and
     /// mapped files (SQLite readers map the database: its pages the server
     /// has read count in RSS, once per reader connection, though they are
