@@ -293,14 +293,15 @@ impl CountCache {
             first_counts.entry(key.clone()).or_default().clone()
         };
         let total = *first.get_or_try_init(count).await?;
-        // Stored before the shared count is let go, so a request that comes
-        // later finds the total rather than counting again.
-        self.put(key.clone(), total);
+        // The first request back stores the total, then lets the shared
+        // count go: a request that comes later finds the total rather than
+        // counting again.
         let mut first_counts = self.first_counts.lock().unwrap_or_else(|e| e.into_inner());
         if first_counts
             .get(&key)
             .is_some_and(|cell| Arc::ptr_eq(cell, &first))
         {
+            self.put(key.clone(), total);
             first_counts.remove(&key);
         }
         Ok(total)
