@@ -133,21 +133,32 @@ impl Filter {
         let offset = i64::from(number.saturating_sub(1)) * i64::from(size);
         let count_sql = format!("SELECT COUNT(*) AS n FROM {table} WHERE {predicate}");
         if self.few_matches {
-            // One pass over the matches: sort their keys, count them, then
-            // read only the page's rows.
+            // Sort the keys of every match (there are few), count them, then
+            // read only the page's rows, checked against the filter again in
+            // case one changed in between.
+            let hits_sql =
+                format!("SELECT rowid AS hit FROM {table} WHERE {predicate} ORDER BY {order}");
+            let hits = conn.fetch_all(&hits_sql, args()).await?;
+            let page_hits = hits
+                .iter()
+                .skip(usize::try_from(offset).unwrap_or(usize::MAX))
+                .take(size as usize)
+                .map(|row| row.int("hit").map(|hit| hit.to_string()))
+                .collect::<Result<Vec<_>, _>>()?;
+            if page_hits.is_empty() {
+                return Ok((vec![], hits.len() as u64));
+            }
             let page_sql = format!(
-                "SELECT {columns}, hits.search_total AS search_total FROM \
-                 (SELECT rowid AS search_hit, COUNT(*) OVER () AS search_total FROM {table} WHERE {predicate} \
-                  ORDER BY {order} LIMIT {size} OFFSET {offset}) AS hits \
-                 JOIN {table} ON {table}.rowid = hits.search_hit ORDER BY {order}"
+                "SELECT {columns} FROM {table} WHERE rowid IN (SELECT value FROM json_each(${})) \
+                 AND {predicate} ORDER BY {order}",
+                self.binds.len() + 1
             );
-            let rows = conn.fetch_all(&page_sql, args()).await?;
-            let total = match rows.first() {
-                Some(row) => row.int("search_total")?.max(0) as u64,
-                None if offset == 0 => 0,
-                None => count(conn, &count_sql, args()).await?,
-            };
-            return Ok((rows, total));
+            let mut page_args = args();
+            page_args.push(Arg::Text(format!("[{}]", page_hits.join(","))));
+            return Ok((
+                conn.fetch_all(&page_sql, page_args).await?,
+                hits.len() as u64,
+            ));
         }
         let key = format!("{count_sql}\u{0}{}", self.binds.join("\u{0}"));
         let total = match db.counts().lookup(&key) {

@@ -101,25 +101,22 @@ impl Searchable {
                 // page); a common one is scanned for in sort order, where a
                 // page fills at once.
                 let probe = format!(
-                    "SELECT rowid AS id FROM {fts} WHERE {fts} MATCH $1 LIMIT {limit}",
+                    "SELECT COUNT(*) AS n, json_group_array(id) AS ids FROM \
+                     (SELECT rowid AS id FROM {fts} WHERE {fts} MATCH $1 LIMIT {limit})",
                     fts = self.fts_table(),
                     limit = RARE_MATCHES + 1
                 );
                 let candidates = conn
-                    .fetch_all(&probe, crate::args![trigram_query(text)])
+                    .fetch_one(&probe, crate::args![trigram_query(text)])
                     .await?;
-                if candidates.len() <= RARE_MATCHES as usize {
-                    let rowids = candidates
-                        .iter()
-                        .map(|row| row.int("id").map(|id| id.to_string()))
-                        .collect::<Result<Vec<_>, _>>()?;
+                if candidates.int("n")? <= RARE_MATCHES as i64 {
                     SearchPlan {
                         condition: format!(
                             "(rowid IN (SELECT value FROM json_each(${param})) AND holds_text(${}, {}))",
                             param + 1,
                             self.columns.join(", ")
                         ),
-                        values: vec![format!("[{}]", rowids.join(",")), text.to_lowercase()],
+                        values: vec![candidates.text("ids")?, text.to_lowercase()],
                         by_matches: true,
                     }
                 } else {
