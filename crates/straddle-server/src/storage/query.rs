@@ -131,7 +131,6 @@ impl Filter {
         let predicate = self.conditions.join(" AND ");
         let args = || self.binds.iter().map(Arg::from).collect::<Vec<_>>();
         let offset = i64::from(number.saturating_sub(1)) * i64::from(size);
-        let count_sql = format!("SELECT COUNT(*) AS n FROM {table} WHERE {predicate}");
         if self.few_matches {
             // Sort the keys of every match (there are few), count them, then
             // read only the page's rows, checked against the filter again in
@@ -160,6 +159,7 @@ impl Filter {
                 hits.len() as u64,
             ));
         }
+        let count_sql = format!("SELECT COUNT(*) AS n FROM {table} WHERE {predicate}");
         let key = format!("{count_sql}\u{0}{}", self.binds.join("\u{0}"));
         let total = match db.counts().lookup(&key) {
             Lookup::Fresh(total) => total,
