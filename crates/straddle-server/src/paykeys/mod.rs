@@ -92,10 +92,11 @@ pub struct PaykeyRecord {
     pub updated_at: Timestamp,
 }
 
-/// A new token: 8 hex, `.02.`, 7 hex.
+/// A new token: 8 hex, `.02.`, 7 hex, from the thread's CSPRNG (no system
+/// call on the writer thread, where paykeys are made).
 pub fn new_token() -> String {
     let mut bytes = [0u8; 8];
-    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    rand::thread_rng().fill_bytes(&mut bytes);
     let hex = hex::encode(bytes);
     format!("{}.02.{}", &hex[..8], &hex[8..15])
 }
