@@ -151,7 +151,7 @@ pub async fn list(
         filter.contains(&["name"], name);
     }
     if let Some(text) = &query.search_text {
-        filter.search(conn, &search::CUSTOMERS, text).await?;
+        filter.search(conn, &search::CUSTOMERS, text);
     }
     filter.any_of("status", statuses.iter().map(enum_text));
     filter.any_of("customer_type", types.iter().map(enum_text));

@@ -161,7 +161,7 @@ pub async fn list(
         filter.compare("created_at", "<=", to.to_canonical());
     }
     if let Some(text) = &query.search_text {
-        filter.search(conn, &search::PAYKEYS, text).await?;
+        filter.search(conn, &search::PAYKEYS, text);
     }
     filter.any_of("status", statuses.iter().map(enum_text));
     filter.any_of("source", sources.iter().map(enum_text));

@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use crate::storage::db::Db;
-use crate::storage::search::{like_any, like_pattern, Searchable};
+use crate::storage::search::{like_any, like_pattern, Candidates, Searchable};
 use crate::storage::sql::{Arg, Conn, Row};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -45,8 +45,9 @@ pub fn parse_time(text: &str) -> Result<Timestamp, ApiError> {
 pub struct Filter {
     conditions: Vec<String>,
     binds: Vec<String>,
-    /// A search found few enough matches that their rows are read by rowid.
-    few_matches: bool,
+    /// A search's candidates from the trigram index, and the position of
+    /// its condition: few matches are read by rowid.
+    candidates: Option<(usize, Candidates)>,
 }
 
 impl Filter {
@@ -55,7 +56,7 @@ impl Filter {
         let mut filter = Filter {
             conditions: vec![],
             binds: vec![],
-            few_matches: false,
+            candidates: None,
         };
         filter.compare(column, "=", value);
         filter
@@ -95,22 +96,13 @@ impl Filter {
 
     /// `search_text`: `text` in any of the searchable columns, through the
     /// backend's trigram index where it can answer.
-    pub async fn search(
-        &mut self,
-        conn: &mut Conn<'_>,
-        searchable: &Searchable,
-        text: &str,
-    ) -> Result<(), ApiError> {
-        let plan = searchable.plan(conn, text, self.binds.len() + 1).await?;
-        if plan.by_matches {
-            // A unary `+` keeps the planner off the scope's index, so it
-            // reads the few matches by rowid instead.
-            self.conditions[0] = format!("+{}", self.conditions[0]);
-            self.few_matches = true;
-        }
+    pub fn search(&mut self, conn: &Conn<'_>, searchable: &Searchable, text: &str) {
+        let plan = searchable.plan(conn, text, self.binds.len() + 1);
         self.binds.extend(plan.values);
         self.conditions.push(plan.condition);
-        Ok(())
+        self.candidates = plan
+            .candidates
+            .map(|candidates| (self.conditions.len() - 1, candidates));
     }
 
     /// A raw condition without parameters.
@@ -131,33 +123,30 @@ impl Filter {
         let predicate = self.conditions.join(" AND ");
         let args = || self.binds.iter().map(Arg::from).collect::<Vec<_>>();
         let offset = i64::from(number.saturating_sub(1)) * i64::from(size);
-        if self.few_matches {
+        if let Some((position, candidates)) = &self.candidates {
             // Sort the keys of every match (there are few), count them, then
             // read only the page's rows, checked against the filter again in
-            // case one changed in between.
-            let hits_sql =
-                format!("SELECT rowid AS hit FROM {table} WHERE {predicate} ORDER BY {order}");
-            let hits = conn.fetch_all(&hits_sql, args()).await?;
-            let page_hits = hits
-                .iter()
-                .skip(usize::try_from(offset).unwrap_or(usize::MAX))
-                .take(size as usize)
-                .map(|row| row.int("hit").map(|hit| hit.to_string()))
-                .collect::<Result<Vec<_>, _>>()?;
-            if page_hits.is_empty() {
-                return Ok((vec![], hits.len() as u64));
-            }
-            let page_sql = format!(
-                "SELECT {columns} FROM {table} WHERE rowid IN (SELECT value FROM json_each(${})) \
-                 AND {predicate} ORDER BY {order}",
-                self.binds.len() + 1
+            // case one changed in between. A unary `+` keeps the planner off
+            // the scope's index, so it reads the matches by rowid instead.
+            let mut by_rowid = self.conditions.clone();
+            by_rowid[0] = format!("+{}", by_rowid[0]);
+            let rechecked = by_rowid.join(" AND ");
+            by_rowid[*position].clone_from(&candidates.condition);
+            let hits_sql = format!(
+                "{} SELECT rowid AS hit FROM {table} WHERE {} ORDER BY {order}",
+                candidates.with,
+                by_rowid.join(" AND ")
             );
-            let mut page_args = args();
-            page_args.push(Arg::Text(format!("[{}]", page_hits.join(","))));
-            return Ok((
-                conn.fetch_all(&page_sql, page_args).await?,
-                hits.len() as u64,
-            ));
+            let hits = conn.fetch_all(&hits_sql, args()).await?;
+            // No hits: none of the candidates matched, or there were too
+            // many to read by rowid; then the account is scanned below.
+            let scan = hits.is_empty()
+                && Candidates::too_many(count(conn, &candidates.count_sql, args()).await?);
+            if !scan {
+                let args = args();
+                let read = (table, columns, rechecked.as_str(), order);
+                return page_of_hits(conn, read, args, &hits, page).await;
+            }
         }
         let count_sql = format!("SELECT COUNT(*) AS n FROM {table} WHERE {predicate}");
         let key = format!("{count_sql}\u{0}{}", self.binds.join("\u{0}"));
@@ -187,6 +176,36 @@ impl Filter {
         );
         Ok((conn.fetch_all(&page_sql, args()).await?, total))
     }
+}
+
+/// The rows of `hits` (sorted keys) that fall on `page`, read by rowid
+/// from `table` and checked against `predicate` (with `args`) again, with
+/// the number of hits as the total.
+async fn page_of_hits(
+    conn: &mut Conn<'_>,
+    (table, columns, predicate, order): (&str, &str, &str, &str),
+    mut args: Vec<Arg>,
+    hits: &[Row],
+    page: Page<'_>,
+) -> Result<(Vec<Row>, u64), ApiError> {
+    let offset = (page.number.saturating_sub(1) as usize).saturating_mul(page.size as usize);
+    let page_hits = hits
+        .iter()
+        .skip(offset)
+        .take(page.size as usize)
+        .map(|row| row.int("hit").map(|hit| hit.to_string()))
+        .collect::<Result<Vec<_>, _>>()?;
+    let total = hits.len() as u64;
+    if page_hits.is_empty() {
+        return Ok((vec![], total));
+    }
+    let page_sql = format!(
+        "SELECT {columns} FROM {table} WHERE rowid IN (SELECT value FROM json_each(${})) \
+         AND {predicate} ORDER BY {order}",
+        args.len() + 1
+    );
+    args.push(Arg::Text(format!("[{}]", page_hits.join(","))));
+    Ok((conn.fetch_all(&page_sql, args).await?, total))
 }
 
 /// The `n` that a `SELECT COUNT(*) AS n …` query answers.

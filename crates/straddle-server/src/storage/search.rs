@@ -19,7 +19,6 @@
 use rusqlite::OptionalExtension;
 use sqlx::{AnyPool, Executor};
 
-use crate::error::ApiError;
 use crate::storage::sql::Conn;
 
 /// A table whose rows `search_text` matches on any of `columns`.
@@ -48,13 +47,33 @@ const ALL: [&Searchable; 2] = [&PAYKEYS, &CUSTOMERS];
 /// How a search is answered.
 #[derive(Debug)]
 pub struct SearchPlan {
-    /// The `WHERE` condition.
+    /// The `WHERE` condition that scans for the term (and re-checks rows).
     pub condition: String,
-    /// Its parameters, in order.
+    /// Its parameters, in order (with the candidates' query, if any).
     pub values: Vec<String>,
-    /// Rows are fetched from the matches (by rowid) rather than found by
-    /// scanning the account in sort order.
-    pub by_matches: bool,
+    /// SQLite, a term the trigram index can answer: its candidates, for
+    /// reading the matches by rowid when there are few.
+    pub candidates: Option<Candidates>,
+}
+
+/// A term's candidate rows from the FTS5 table, at most
+/// [`RARE_MATCHES`]` + 1` of them.
+#[derive(Debug)]
+pub struct Candidates {
+    /// `WITH candidate(id) AS …`: a statement's prefix naming them.
+    pub with: String,
+    /// The condition keeping the candidates that hold the term, if there
+    /// are at most [`RARE_MATCHES`] (otherwise none).
+    pub condition: String,
+    /// `SELECT COUNT(*) AS n …` of them.
+    pub count_sql: String,
+}
+
+impl Candidates {
+    /// Whether `count` candidates are too many to read by rowid.
+    pub fn too_many(count: u64) -> bool {
+        count > RARE_MATCHES
+    }
 }
 
 /// Most matches for which SQLite reads rows from the FTS table's matches
@@ -84,52 +103,42 @@ impl Searchable {
         format!("lower({})", parts.join(&format!(" || {SEPARATOR} || ")))
     }
 
-    /// How `search_text` = `text` is best answered on `conn`'s backend;
-    /// `param` numbers the condition's first parameter.
-    pub async fn plan(
-        &self,
-        conn: &mut Conn<'_>,
-        text: &str,
-        param: usize,
-    ) -> Result<SearchPlan, ApiError> {
+    /// How `search_text` = `text` is answered on `conn`'s backend; `param`
+    /// numbers the plan's first parameter.
+    pub fn plan(&self, conn: &Conn<'_>, text: &str, param: usize) -> SearchPlan {
         let indexed = text.chars().count() >= MIN_INDEXED_CHARS;
-        Ok(match conn {
+        match conn {
             Conn::Sqlite(_) if indexed => {
                 // SQLite cannot weigh the FTS table against the account's
-                // index, so ask it: a rare term's candidates are read once
-                // and their rows fetched by rowid (for the count and the
-                // page); a common one is scanned for in sort order, where a
-                // page fills at once.
-                let probe = format!(
-                    "SELECT COUNT(*) AS n, json_group_array(id) AS ids FROM \
-                     (SELECT rowid AS id FROM {fts} WHERE {fts} MATCH $1 LIMIT {limit})",
-                    fts = self.fts_table(),
-                    limit = RARE_MATCHES + 1
-                );
-                let candidates = conn
-                    .fetch_one(&probe, crate::args![trigram_query(text)])
-                    .await?;
-                if candidates.int("n")? <= RARE_MATCHES as i64 {
-                    SearchPlan {
+                // index, so the list decides: a rare term's candidates are
+                // read once and their rows fetched by rowid; a common one is
+                // scanned for in sort order, where a page fills at once.
+                let (query, term) = (format!("${param}"), format!("${}", param + 1));
+                let columns = self.columns.join(", ");
+                let fts = self.fts_table();
+                let limit = RARE_MATCHES + 1;
+                let matching =
+                    format!("SELECT rowid FROM {fts} WHERE {fts} MATCH {query} LIMIT {limit}");
+                SearchPlan {
+                    condition: format!("holds_text({term}, {columns})"),
+                    values: vec![trigram_query(text), text.to_lowercase()],
+                    candidates: Some(Candidates {
+                        with: format!("WITH candidate(id) AS MATERIALIZED ({matching})"),
                         condition: format!(
-                            "(rowid IN (SELECT value FROM json_each(${param})) AND holds_text(${}, {}))",
-                            param + 1,
-                            self.columns.join(", ")
+                            "((SELECT COUNT(*) FROM candidate) <= {RARE_MATCHES} \
+                             AND rowid IN (SELECT id FROM candidate) AND holds_text({term}, {columns}))"
                         ),
-                        values: vec![candidates.text("ids")?, text.to_lowercase()],
-                        by_matches: true,
-                    }
-                } else {
-                    self.scan(text, param)
+                        count_sql: format!("SELECT COUNT(*) AS n FROM ({matching})"),
+                    }),
                 }
             }
             Conn::Sqlx(..) if indexed => SearchPlan {
                 condition: format!("{} LIKE ${param} ESCAPE '\\'", self.pg_expression()),
                 values: vec![like_pattern(text)],
-                by_matches: false,
+                candidates: None,
             },
             _ => self.scan(text, param),
-        })
+        }
     }
 
     /// `LOWER(column) LIKE %text%` on each column.
@@ -137,7 +146,7 @@ impl Searchable {
         SearchPlan {
             condition: like_any(self.columns, &format!("${param}")),
             values: vec![like_pattern(text)],
-            by_matches: false,
+            candidates: None,
         }
     }
 
