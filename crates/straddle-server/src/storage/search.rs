@@ -80,6 +80,13 @@ impl Candidates {
 /// (then sorts them) instead of scanning the account in sort order.
 const RARE_MATCHES: u64 = 1000;
 
+/// The GIN index's pending list bound. Inserts queue their trigrams in the
+/// list, and the insert that finds it full moves all of it into the index
+/// before it commits: at the default 4 MB that insert took 50 ms
+/// (bank_account at 64 connections, p99.9 38-100 ms); at 256 kB the moves
+/// are sixteen times smaller.
+const GIN_PENDING: &str = "gin_pending_list_limit=256";
+
 /// Shortest term a trigram index can answer.
 const MIN_INDEXED_CHARS: usize = 3;
 
@@ -222,10 +229,15 @@ impl Searchable {
         )
     }
 
+    /// The trigram index on PostgreSQL.
+    fn pg_index(&self) -> String {
+        format!("{}_search", self.table)
+    }
+
     fn pg_ddl(&self) -> String {
         format!(
-            "CREATE INDEX IF NOT EXISTS {}_search ON {} USING gin (({}) gin_trgm_ops)",
-            self.table,
+            "CREATE INDEX IF NOT EXISTS {} ON {} USING gin (({}) gin_trgm_ops) WITH ({GIN_PENDING})",
+            self.pg_index(),
             self.table,
             self.pg_expression()
         )
@@ -403,6 +415,17 @@ pub async fn ensure_postgres(pool: &AnyPool) -> Result<(), sqlx::Error> {
     }
     for searchable in ALL {
         tx.execute(searchable.pg_ddl().as_str()).await?;
+        // An index made before the bound: set it once (it locks the index).
+        let options: String = sqlx::query_scalar(
+            "SELECT COALESCE(array_to_string(reloptions, ','), '') FROM pg_class WHERE oid = to_regclass($1)",
+        )
+        .bind(searchable.pg_index())
+        .fetch_one(&mut *tx)
+        .await?;
+        if !options.split(',').any(|option| option == GIN_PENDING) {
+            let bound = format!("ALTER INDEX {} SET ({GIN_PENDING})", searchable.pg_index());
+            tx.execute(bound.as_str()).await?;
+        }
     }
     tx.commit().await
 }
