@@ -312,11 +312,16 @@ impl Database {
                         .await?;
                 Ok(bytes as u64)
             }
-            None => Ok(["bench.db", "bench.db-wal"]
-                .iter()
-                .filter_map(|f| std::fs::metadata(self.dir.join(f)).ok())
-                .map(|m| m.len())
-                .sum()),
+            None => Ok([
+                "bench.db",
+                "bench.db-wal",
+                "bench.db-search",
+                "bench.db-search-wal",
+            ]
+            .iter()
+            .filter_map(|f| std::fs::metadata(self.dir.join(f)).ok())
+            .map(|m| m.len())
+            .sum()),
         }
     }
 

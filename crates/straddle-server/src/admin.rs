@@ -208,5 +208,6 @@ pub async fn seed(
         paykeys += batch?;
         progress(paykeys);
     }
+    pipeline.db().search_caught_up().await?;
     Ok(paykeys)
 }

@@ -12,6 +12,7 @@
 
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -95,6 +96,8 @@ pub struct Db {
     writer: Option<mpsc::Sender<Job>>,
     sqlite_readers: Option<Arc<SqliteReaders>>,
     counts: Arc<CountCache>,
+    /// SQLite: how far into the search queue the index holds every row.
+    search_indexed: Arc<SearchIndexed>,
     /// Held by every clone; the checkpointer stops once all are gone.
     _alive: Arc<()>,
 }
@@ -103,6 +106,7 @@ pub struct Db {
 #[derive(Debug)]
 struct SqliteReaders {
     path: PathBuf,
+    search: PathBuf,
     idle: Mutex<Vec<rusqlite::Connection>>,
 }
 
@@ -114,9 +118,8 @@ impl SqliteReaders {
         let idle = self.idle.lock().unwrap_or_else(|e| e.into_inner()).pop();
         match idle {
             Some(conn) => Ok(conn),
-            None => {
-                open_reader(&self.path).map_err(|e| ApiError::Internal(format!("database: {e}")))
-            }
+            None => open_reader(&self.path, &self.search)
+                .map_err(|e| ApiError::Internal(format!("database: {e}"))),
         }
     }
 
@@ -128,13 +131,15 @@ impl SqliteReaders {
     }
 }
 
-fn open_reader(path: &Path) -> rusqlite::Result<rusqlite::Connection> {
+/// A read-only connection to the database, with its search file attached.
+fn open_reader(path: &Path, search: &Path) -> rusqlite::Result<rusqlite::Connection> {
     use rusqlite::OpenFlags;
     let conn = rusqlite::Connection::open_with_flags(
         path,
         OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
     )?;
     conn.execute_batch(READER_PRAGMAS)?;
+    search::attach(&conn, search)?;
     conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
     unicode_lower(&conn)?;
     search::add_sqlite_functions(&conn)?;
@@ -243,25 +248,37 @@ impl Db {
             search::ensure_postgres(&pool).await?;
         }
         let alive = Arc::new(());
+        let search_indexed = Arc::new(SearchIndexed::default());
         let writer = match backend {
             Backend::Sqlite => {
                 let path = sqlite_path(&url).unwrap_or_default();
+                let search_file = search::search_path(&path);
                 let mut conn = rusqlite::Connection::open(&path)
                     .map_err(|e| sqlx::Error::Configuration(e.into()))?;
-                conn.execute_batch(SQLITE_PRAGMAS)
+                let through = conn
+                    .execute_batch(SQLITE_PRAGMAS)
                     .and_then(|()| conn.execute_batch(WRITER_PRAGMAS))
                     .and_then(|()| unicode_lower(&conn))
-                    .and_then(|()| search::ensure_sqlite(&mut conn))
+                    .and_then(|()| search::ensure_sqlite(&mut conn, &search_file))
                     .map_err(|e| sqlx::Error::Configuration(e.into()))?;
                 conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
                 let wal_too_long = Arc::new(WalTooLong::default());
                 spawn_checkpointer(&path, Arc::downgrade(&alive), wal_too_long.clone())
                     .map_err(sqlx::Error::Io)?;
+                search_indexed.0.store(through, Ordering::Relaxed);
+                spawn_indexer(
+                    &path,
+                    &search_file,
+                    Arc::downgrade(&alive),
+                    search_indexed.clone(),
+                )
+                .map_err(sqlx::Error::Io)?;
                 let (tx, rx) = mpsc::channel(4096);
                 let batch = max_batch.max(1);
+                let indexed = search_indexed.clone();
                 std::thread::Builder::new()
                     .name("sqlite-writer".into())
-                    .spawn(move || run_writer(conn, rx, batch, wal_too_long))
+                    .spawn(move || run_writer(conn, rx, batch, wal_too_long, indexed))
                     .map_err(sqlx::Error::Io)?;
                 Some(tx)
             }
@@ -270,6 +287,7 @@ impl Db {
         let sqlite_readers = match backend {
             Backend::Sqlite => Some(Arc::new(SqliteReaders {
                 path: sqlite_path(&url).unwrap_or_default(),
+                search: search::search_path(&sqlite_path(&url).unwrap_or_default()),
                 idle: Mutex::new(Vec::new()),
             })),
             Backend::Postgres => None,
@@ -281,6 +299,7 @@ impl Db {
             writer,
             sqlite_readers,
             counts: Arc::default(),
+            search_indexed,
             _alive: alive,
         })
     }
@@ -321,6 +340,28 @@ impl Db {
             )
             .await?;
         Ok(row.is_some())
+    }
+
+    /// Waits until the SQLite search index holds every row written so far
+    /// (after seeding, say; searches are right before, only slower).
+    pub async fn search_caught_up(&self) -> Result<(), ApiError> {
+        if self.sqlite_readers.is_none() {
+            return Ok(());
+        }
+        let queued = self
+            .reader()
+            .await?
+            .conn()
+            .fetch_one(
+                "SELECT COALESCE(MAX(seq), 0) AS seq FROM search_queue",
+                vec![],
+            )
+            .await?
+            .int("seq")?;
+        while self.search_indexed.0.load(Ordering::Relaxed) < queued {
+            tokio::time::sleep(INDEX_EVERY).await;
+        }
+        Ok(())
     }
 
     /// Recent totals of large lists (see [`CountCache`]).
@@ -440,27 +481,30 @@ fn sqlite_url(url: &str) -> Result<String, sqlx::Error> {
     })
 }
 
-/// Creates the SQLite database file with mode 0600 when it is missing and
-/// restricts an existing one (and its `-wal`, `-shm` and `.lock` files) to
-/// 0600. SQLite gives the WAL and shared-memory files it creates later the
-/// database file's mode, so they are owner-only too.
+/// Creates the SQLite database file and its search file with mode 0600
+/// when they are missing and restricts existing ones (and their `-wal`,
+/// `-shm` and `.lock` files) to 0600. SQLite gives the WAL and
+/// shared-memory files it creates later the database file's mode, so they
+/// are owner-only too.
 fn owner_only(database: &Path) -> std::io::Result<()> {
     use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
     if database.as_os_str() == ":memory:" {
         return Ok(());
     }
-    std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .mode(0o600)
-        .open(database)?;
-    for suffix in ["", "-wal", "-shm", ".lock"] {
-        let mut name = database.as_os_str().to_owned();
-        name.push(suffix);
-        match std::fs::set_permissions(&name, std::fs::Permissions::from_mode(0o600)) {
-            Err(err) if err.kind() != std::io::ErrorKind::NotFound => return Err(err),
-            _ => {}
+    for file in [database.to_path_buf(), search::search_path(database)] {
+        std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .mode(0o600)
+            .open(&file)?;
+        for suffix in ["", "-wal", "-shm", ".lock"] {
+            let mut name = file.as_os_str().to_owned();
+            name.push(suffix);
+            match std::fs::set_permissions(&name, std::fs::Permissions::from_mode(0o600)) {
+                Err(err) if err.kind() != std::io::ErrorKind::NotFound => return Err(err),
+                _ => {}
+            }
         }
     }
     Ok(())
@@ -574,6 +618,56 @@ fn checkpoint(conn: &rusqlite::Connection) -> rusqlite::Result<i64> {
     conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |row| row.get(1))
 }
 
+/// How far into the search queue the SQLite search index holds every row:
+/// set by the indexer once it has committed, read by the writer (which
+/// then forgets those rows) and by [`Db::search_caught_up`].
+#[derive(Debug, Default)]
+struct SearchIndexed(AtomicI64);
+
+/// How often the indexer looks for queued rows. Each look that finds some
+/// writes a segment of the search index; searches check the rows still
+/// queued one by one.
+const INDEX_EVERY: Duration = Duration::from_millis(50);
+
+/// Starts the thread that indexes queued rows into the search file
+/// ([`search::index_queued`]). It stops when `alive` can no longer be
+/// upgraded.
+fn spawn_indexer(
+    path: &Path,
+    search_file: &Path,
+    alive: std::sync::Weak<()>,
+    indexed: Arc<SearchIndexed>,
+) -> std::io::Result<()> {
+    let mut conn = rusqlite::Connection::open(path)
+        .and_then(|conn| conn.execute_batch(SQLITE_PRAGMAS).map(|()| conn))
+        .and_then(|conn| search::attach(&conn, search_file).map(|()| conn))
+        .map_err(std::io::Error::other)?;
+    std::thread::Builder::new()
+        .name("sqlite-indexer".into())
+        .spawn(move || {
+            let mut more = false;
+            loop {
+                if !more {
+                    std::thread::sleep(INDEX_EVERY);
+                }
+                if alive.upgrade().is_none() {
+                    return;
+                }
+                match search::index_queued(&mut conn) {
+                    Ok((through, left)) => {
+                        indexed.0.store(through, Ordering::Relaxed);
+                        more = left;
+                    }
+                    Err(err) => {
+                        tracing::warn!(%err, "search indexing failed; retrying");
+                        more = false;
+                    }
+                }
+            }
+        })?;
+    Ok(())
+}
+
 /// The SQLite writer thread: one transaction per batch of queued jobs, each
 /// job in its own savepoint.
 ///
@@ -585,7 +679,9 @@ fn run_writer(
     mut jobs: mpsc::Receiver<Job>,
     max_batch: usize,
     wal_too_long: Arc<WalTooLong>,
+    search_indexed: Arc<SearchIndexed>,
 ) {
+    let mut forgotten = 0;
     while let Some(first) = jobs.blocking_recv() {
         let mut batch = vec![first];
         while batch.len() < max_batch {
@@ -596,9 +692,12 @@ fn run_writer(
         }
         let mut reports = Vec::with_capacity(batch.len());
         let (size, started) = (batch.len(), std::time::Instant::now());
-        let committed = match run_batch(&mut conn, batch, &mut reports) {
+        let indexed = search_indexed.0.load(Ordering::Relaxed);
+        let forget = (indexed > forgotten).then_some(indexed);
+        let committed = match run_batch(&mut conn, batch, forget, &mut reports) {
             Ok(()) => {
                 METRICS.committed(size, started.elapsed());
+                forgotten = forgotten.max(indexed);
                 true
             }
             Err(err) => {
@@ -621,9 +720,12 @@ fn run_writer(
     }
 }
 
+/// Runs `batch`, each job in its own savepoint, and forgets the search
+/// queue through `forget` (what the indexer has indexed), in one transaction.
 fn run_batch(
     conn: &mut rusqlite::Connection,
     batch: Vec<Job>,
+    forget: Option<i64>,
     reports: &mut Vec<Box<dyn FnOnce(bool) + Send>>,
 ) -> Result<(), rusqlite::Error> {
     let run = |conn: &rusqlite::Connection, sql: &str| conn.prepare_cached(sql)?.execute([]);
@@ -642,7 +744,9 @@ fn run_batch(
         }
     }
     run(conn, "RELEASE SAVEPOINT job")?;
-    search::index_pending(conn)?;
+    if let Some(through) = forget {
+        search::forget_indexed(conn, through)?;
+    }
     conn.execute_batch("COMMIT")
 }
 
@@ -685,7 +789,9 @@ mod tests {
             .unwrap()
             .execute_batch("PRAGMA journal_mode = WAL; CREATE TABLE t (x)")
             .unwrap();
-        let reader = open_reader(&path).unwrap();
+        let search_file = search::search_path(&path);
+        rusqlite::Connection::open(&search_file).unwrap();
+        let reader = open_reader(&path, &search_file).unwrap();
         let mapped: i64 = reader
             .query_row("PRAGMA mmap_size", [], |row| row.get(0))
             .unwrap();

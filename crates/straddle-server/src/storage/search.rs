@@ -5,12 +5,15 @@
 //! - SQLite: a contentless FTS5 table with the trigram tokenizer, keeping
 //!   rowids only (`detail=none`, a quarter of the size with positions): it
 //!   finds the rows holding a term's trigrams, and [`add_sqlite_functions`]'s
-//!   `holds_text` keeps those that hold the term itself. Triggers queue each inserted or changed row in
-//!   `search_pending`, and the writer indexes the queue once per group
-//!   commit, in the same transaction
-//!   ([`index_pending`]): a committed row is always searchable, and FTS5
-//!   writes one segment per batch instead of one per write (it flushes at
-//!   every savepoint, and each write in a batch has its own);
+//!   `holds_text` keeps those that hold the term itself. The FTS5 tables
+//!   live in a file of their own beside the database ([`search_path`]),
+//!   kept by an indexer thread ([`index_queued`]), so that merging their
+//!   segments never holds up the writer: a merge step copies a whole
+//!   term's list of rows, and a trigram every row holds made one step of
+//!   a large merge take 20-90 ms. Triggers queue each inserted, changed or
+//!   deleted row in `search_queue` in the write's own transaction, and a
+//!   search also checks the rows queued past what the index holds: a
+//!   committed row is always searchable;
 //! - PostgreSQL: a `pg_trgm` GIN index on the lower-cased columns joined by
 //!   a separator. Without the extension, search still works, by scanning.
 //!
@@ -120,12 +123,18 @@ impl Searchable {
                 // index, so the list decides: a rare term's candidates are
                 // read once and their rows fetched by rowid; a common one is
                 // scanned for in sort order, where a page fills at once.
+                // Rows queued past what the index holds are candidates too.
                 let (query, term) = (format!("${param}"), format!("${}", param + 1));
-                let columns = self.columns.join(", ");
+                let (columns, table) = (self.columns.join(", "), self.table);
                 let fts = self.fts_table();
                 let limit = RARE_MATCHES + 1;
-                let matching =
-                    format!("SELECT rowid FROM {fts} WHERE {fts} MATCH {query} LIMIT {limit}");
+                let matching = format!(
+                    "SELECT rowid FROM {SEARCH_SCHEMA}.{fts} WHERE {fts} MATCH {query} LIMIT {limit}"
+                );
+                let queued = format!(
+                    "SELECT row_id FROM search_queue WHERE seq > \
+                     (SELECT through FROM {SEARCH_SCHEMA}.indexed) AND searched = '{table}'"
+                );
                 SearchPlan {
                     condition: format!("holds_text({term}, {columns})"),
                     values: vec![trigram_query(text), text.to_lowercase()],
@@ -133,7 +142,8 @@ impl Searchable {
                         with: format!("WITH candidate(id) AS MATERIALIZED ({matching})"),
                         condition: format!(
                             "((SELECT COUNT(*) FROM candidate) <= {RARE_MATCHES} \
-                             AND rowid IN (SELECT id FROM candidate) AND holds_text({term}, {columns}))"
+                             AND (rowid IN (SELECT id FROM candidate) OR rowid IN ({queued})) \
+                             AND holds_text({term}, {columns}))"
                         ),
                         count_sql: format!("SELECT COUNT(*) AS n FROM ({matching})"),
                     }),
@@ -162,70 +172,57 @@ impl Searchable {
         format!("({}, {FTS_OPTIONS})", self.columns.join(", "))
     }
 
-    /// Creates the FTS5 table and the triggers that queue its rows in
-    /// `search_pending`. Idempotent.
-    fn sqlite_ddl(&self) -> String {
-        let (fts, table) = (self.fts_table(), self.table);
-        let (columns, arguments) = (self.columns.join(", "), self.fts_arguments());
+    /// Creates the triggers that queue this table's inserted, changed and
+    /// deleted rows for the indexer (`changed`: the index may hold the row).
+    fn sqlite_queue_triggers(&self) -> String {
+        let (table, columns) = (self.table, self.columns.join(", "));
+        let queue = |row: &str, changed: u8| {
+            format!(
+                "INSERT INTO search_queue (searched, row_id, changed) VALUES ('{table}', {row}.rowid, {changed})"
+            )
+        };
         format!(
-            "CREATE VIRTUAL TABLE IF NOT EXISTS {fts} USING fts5{arguments};
-             CREATE TRIGGER IF NOT EXISTS {fts}_queue_insert AFTER INSERT ON {table} BEGIN
-                 INSERT OR IGNORE INTO search_pending (searched, row_id) VALUES ('{table}', new.rowid);
-             END;
-             CREATE TRIGGER IF NOT EXISTS {fts}_queue_update AFTER UPDATE OF {columns} ON {table} BEGIN
-                 DELETE FROM {fts} WHERE rowid = old.rowid;
-                 INSERT OR IGNORE INTO search_pending (searched, row_id) VALUES ('{table}', new.rowid);
-             END;
-             CREATE TRIGGER IF NOT EXISTS {fts}_queue_delete AFTER DELETE ON {table} BEGIN
-                 DELETE FROM {fts} WHERE rowid = old.rowid;
-                 DELETE FROM search_pending WHERE searched = '{table}' AND row_id = old.rowid;
-             END;"
+            "CREATE TRIGGER IF NOT EXISTS search_queue_{table}_insert AFTER INSERT ON {table} BEGIN {}; END;
+             CREATE TRIGGER IF NOT EXISTS search_queue_{table}_update AFTER UPDATE OF {columns} ON {table} BEGIN {}; END;
+             CREATE TRIGGER IF NOT EXISTS search_queue_{table}_delete AFTER DELETE ON {table} BEGIN {}; END;",
+            queue("new", 0),
+            queue("new", 1),
+            queue("old", 1),
         )
     }
 
-    /// Drops an FTS table of an earlier layout (with its own copy of the
-    /// columns, kept by per-row triggers), so it is built again.
+    /// Drops what earlier layouts kept in the database itself: the FTS
+    /// table and the triggers that filled it or queued its rows.
     fn sqlite_drop_outdated(&self) -> String {
         let fts = self.fts_table();
-        format!(
-            "DROP TRIGGER IF EXISTS {fts}_insert; DROP TRIGGER IF EXISTS {fts}_update;
-             DROP TRIGGER IF EXISTS {fts}_delete; DROP TABLE IF EXISTS {fts};"
-        )
-    }
-
-    /// Indexes the queued rows of this table (then dequeued by the caller).
-    fn sqlite_index_pending(&self) -> String {
-        let columns = self.columns.join(", ");
-        format!(
-            "INSERT INTO {fts} (rowid, {columns}) SELECT rowid, {columns} FROM {table}
-             WHERE rowid IN (SELECT row_id FROM search_pending WHERE searched = '{table}')",
-            fts = self.fts_table(),
-            table = self.table
-        )
-    }
-
-    /// Merges the FTS table's segments by at most the bound number of
-    /// pages, once a level holds enough segments to merge (FTS5's
-    /// `usermerge`, 4).
-    fn sqlite_merge(&self) -> String {
-        let fts = self.fts_table();
-        format!("INSERT INTO {fts} ({fts}, rank) VALUES ('merge', ?1)")
-    }
-
-    /// Keeps FTS5's own merging at its default: it rarely finds anything
-    /// left to merge after the writer's small merges ([`index_pending`]),
-    /// but catches up in one step where those fell behind, before any
-    /// level piles up to a crisis merge of the whole level.
-    fn sqlite_automerge(&self) -> String {
-        let fts = self.fts_table();
-        format!("INSERT INTO {fts} ({fts}, rank) VALUES ('automerge', 4)")
+        let triggers = [
+            "insert",
+            "update",
+            "delete",
+            "queue_insert",
+            "queue_update",
+            "queue_delete",
+        ]
+        .map(|name| format!("DROP TRIGGER IF EXISTS main.{fts}_{name};"))
+        .join(" ");
+        format!("{triggers} DROP TABLE IF EXISTS main.{fts};")
     }
 
     /// Queues every row of this table (a search table being built).
     fn sqlite_queue_all(&self) -> String {
         format!(
-            "INSERT OR IGNORE INTO search_pending (searched, row_id) SELECT '{table}', rowid FROM {table}",
+            "INSERT INTO search_queue (searched, row_id, changed) SELECT '{table}', rowid, 0 FROM {table}",
             table = self.table
+        )
+    }
+
+    /// Indexes the rows whose rowids are in the JSON array `?1` (those
+    /// still in the table), from the indexer's connection.
+    fn sqlite_index_rows(&self) -> String {
+        let (fts, table, columns) = (self.fts_table(), self.table, self.columns.join(", "));
+        format!(
+            "INSERT INTO {SEARCH_SCHEMA}.{fts} (rowid, {columns}) SELECT rowid, {columns} FROM main.{table}
+             WHERE rowid IN (SELECT value FROM json_each(?1))"
         )
     }
 
@@ -328,73 +325,181 @@ fn trigram_query(text: &str) -> String {
     quoted.join(" AND ")
 }
 
-const SQLITE_QUEUE: &str = "CREATE TABLE IF NOT EXISTS search_pending (
-    searched TEXT NOT NULL, row_id INTEGER NOT NULL, PRIMARY KEY (searched, row_id)) WITHOUT ROWID";
+/// The schema name the search file is attached under.
+pub const SEARCH_SCHEMA: &str = "search";
 
-/// Creates SQLite's search tables, building new or outdated ones from
-/// their tables, and indexes anything queued. Runs on the writer's
+/// The search file of the SQLite database at `database`: its path with
+/// `-search` added, beside SQLite's own `-wal` and `-shm`.
+pub fn search_path(database: &std::path::Path) -> std::path::PathBuf {
+    let mut name = database.as_os_str().to_owned();
+    name.push("-search");
+    name.into()
+}
+
+/// Attaches the search file to `conn` (read-only when `conn` is).
+pub fn attach(conn: &rusqlite::Connection, search: &std::path::Path) -> rusqlite::Result<()> {
+    let path = search.to_string_lossy();
+    conn.execute(
+        &format!("ATTACH DATABASE ?1 AS {SEARCH_SCHEMA}"),
+        [path.as_ref()],
+    )?;
+    Ok(())
+}
+
+/// The queue (its `seq` never reused), and how far the writer has
+/// forgotten it (one row).
+const SQLITE_QUEUE: &str = "CREATE TABLE IF NOT EXISTS search_queue (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT, searched TEXT NOT NULL, row_id INTEGER NOT NULL,
+    changed INTEGER NOT NULL);
+    CREATE TABLE IF NOT EXISTS search_forgotten (through INTEGER NOT NULL);
+    INSERT INTO search_forgotten (through) SELECT 0 WHERE NOT EXISTS (SELECT 1 FROM search_forgotten);
+    DROP TABLE IF EXISTS search_pending;";
+
+/// How far the writer has forgotten the queue, and the last `seq` it gave.
+const QUEUE_STATE: &str = "SELECT (SELECT through FROM search_forgotten),
+    COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'search_queue'), 0)";
+
+/// The search file's own table: how far into `search_queue` its index
+/// holds every row (one row; `?1` for a new file).
+const SEARCH_TABLES: &str = "CREATE TABLE IF NOT EXISTS search.indexed (through INTEGER NOT NULL);
+    INSERT INTO search.indexed (through) SELECT ?1 WHERE NOT EXISTS (SELECT 1 FROM search.indexed);";
+
+/// Durable and in WAL mode like the database: the writer forgets queued
+/// rows once the indexer says they are indexed, so what it said must last.
+const SEARCH_PRAGMAS: &str = "PRAGMA search.journal_mode = WAL; PRAGMA search.synchronous = FULL;";
+
+/// Creates SQLite's queue, triggers and search file, and queues every row
+/// of a table whose index is missing or of another layout (indexed in the
+/// background; searches check queued rows meanwhile). A search file that
+/// holds less than the database forgot or more than it queued (a copy of
+/// another time, or of another database) is built again too. Runs on the writer's
 /// connection before it starts, while the caller holds the migration lock.
-pub fn ensure_sqlite(conn: &mut rusqlite::Connection) -> rusqlite::Result<()> {
+/// Returns how far the index holds every queued row.
+pub fn ensure_sqlite(
+    conn: &mut rusqlite::Connection,
+    search: &std::path::Path,
+) -> rusqlite::Result<i64> {
+    attach(conn, search)?;
+    conn.execute_batch(SEARCH_PRAGMAS)?;
+    // First the database: queue the rows of every index to be built, so
+    // that a crash before the search file has its tables builds them again.
     let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
     tx.execute_batch(SQLITE_QUEUE)?;
+    let (forgotten, queued): (i64, i64) =
+        tx.query_row(QUEUE_STATE, [], |row| Ok((row.get(0)?, row.get(1)?)))?;
+    let has_indexed: bool = tx.query_row(
+        "SELECT EXISTS (SELECT 1 FROM search.sqlite_master WHERE name = 'indexed')",
+        [],
+        |row| row.get(0),
+    )?;
+    let indexed: Option<i64> = if has_indexed {
+        tx.query_row("SELECT through FROM search.indexed", [], |row| row.get(0))
+            .optional()?
+    } else {
+        None
+    };
+    let foreign = indexed.is_some_and(|through| through < forgotten || through > queued);
+    if foreign {
+        tracing::warn!("the search file does not match the database; building it again");
+    }
+    let mut build = Vec::new();
     for searchable in ALL {
+        tx.execute_batch(&searchable.sqlite_drop_outdated())?;
+        tx.execute_batch(&searchable.sqlite_queue_triggers())?;
         let current: Option<String> = tx
             .query_row(
-                "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?1",
+                "SELECT sql FROM search.sqlite_master WHERE type = 'table' AND name = ?1",
                 [searchable.fts_table()],
                 |row| row.get(0),
             )
             .optional()?;
         // The whole argument list, so a layout that adds to it (as
         // `detail='none'` did) is told apart from the one it extends.
-        let layout = searchable.fts_arguments();
-        if !current.as_ref().is_some_and(|sql| sql.ends_with(&layout)) {
-            if current.is_some() {
-                tracing::info!(
-                    table = searchable.table,
-                    "rebuilding the search index in its new layout (once; about 15 s for a million rows)"
-                );
-            }
-            tx.execute_batch(&searchable.sqlite_drop_outdated())?;
+        if foreign || !current.is_some_and(|sql| sql.ends_with(&searchable.fts_arguments())) {
             tx.execute_batch(&searchable.sqlite_queue_all())?;
+            build.push(searchable);
         }
-        tx.execute_batch(&searchable.sqlite_ddl())?;
-        tx.execute_batch(&searchable.sqlite_automerge())?;
     }
-    index_pending(&tx)?;
-    tx.commit()
+    tx.commit()?;
+    let tx = conn.transaction()?;
+    tx.execute_batch(&SEARCH_TABLES.replace("?1", &forgotten.to_string()))?;
+    if foreign {
+        tx.execute("UPDATE search.indexed SET through = ?1", [forgotten])?;
+    }
+    for searchable in build {
+        let fts = searchable.fts_table();
+        tracing::info!(
+            table = searchable.table,
+            "building the search index in the background"
+        );
+        tx.execute_batch(&format!(
+            "DROP TABLE IF EXISTS search.{fts}; CREATE VIRTUAL TABLE search.{fts} USING fts5{};",
+            searchable.fts_arguments()
+        ))?;
+    }
+    let through = tx.query_row("SELECT through FROM search.indexed", [], |row| row.get(0))?;
+    tx.commit()?;
+    conn.execute_batch(&format!("DETACH DATABASE {SEARCH_SCHEMA}"))?;
+    Ok(through)
 }
 
-/// Most pages of merging a batch that indexed `rows` rows does. FTS5's
-/// automerge alone does the merging in bursts: 64 pages per level of the
-/// index once every 64 pages written, which stalled one batch in a hundred
-/// for 5 to 12 ms. A batch's rows fill well under a page of the index each,
-/// and a merge copies every page once per level, so a page per row and a
-/// few over keep the merging level with the writes.
-fn merge_pages(rows: usize) -> i64 {
-    (rows + 16) as i64
+/// Most queued rows the indexer takes per transaction.
+const INDEX_CHUNK: i64 = 8192;
+
+/// Indexes up to [`INDEX_CHUNK`] queued rows past what the index holds,
+/// on the indexer's connection (the database with the search file
+/// attached), in one transaction that writes only the search file: it
+/// never waits for the writer nor holds it up. Returns how far the index
+/// now holds every queued row, and whether rows were left for another call.
+pub fn index_queued(conn: &mut rusqlite::Connection) -> rusqlite::Result<(i64, bool)> {
+    let tx = conn.transaction()?;
+    // Write first, so that a second process's indexer waits here rather
+    // than failing to write after it has read.
+    tx.execute("UPDATE search.indexed SET through = through", [])?;
+    let through: i64 = tx.query_row("SELECT through FROM search.indexed", [], |row| row.get(0))?;
+    let queued: Vec<(i64, String, i64, bool)> = tx
+        .prepare_cached(
+            "SELECT seq, searched, row_id, changed FROM search_queue WHERE seq > ?1 ORDER BY seq LIMIT ?2",
+        )?
+        .query_map([through, INDEX_CHUNK], |row| {
+            Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?))
+        })?
+        .collect::<Result<_, _>>()?;
+    let Some(last) = queued.last().map(|entry| entry.0) else {
+        return Ok((through, false));
+    };
+    for searchable in ALL {
+        let ours = || queued.iter().filter(|entry| entry.1 == searchable.table);
+        let changed: std::collections::BTreeSet<i64> = ours()
+            .filter(|entry| entry.3)
+            .map(|entry| entry.2)
+            .collect();
+        let rows: std::collections::BTreeSet<i64> = ours().map(|entry| entry.2).collect();
+        if rows.is_empty() {
+            continue;
+        }
+        let fts = searchable.fts_table();
+        let mut forget =
+            tx.prepare_cached(&format!("DELETE FROM search.{fts} WHERE rowid = ?1"))?;
+        for row in changed {
+            forget.execute([row])?;
+        }
+        let ids = serde_json::to_string(&rows).unwrap_or_default();
+        tx.prepare_cached(&searchable.sqlite_index_rows())?
+            .execute([ids])?;
+    }
+    tx.execute("UPDATE search.indexed SET through = ?1", [last])?;
+    tx.commit()?;
+    Ok((last, queued.len() as i64 == INDEX_CHUNK))
 }
 
-/// Indexes every queued row, merges a few of the index's segments, and
-/// empties the queue: run by the SQLite writer once per batch, after the
-/// last write's savepoint is released.
-pub fn index_pending(conn: &rusqlite::Connection) -> rusqlite::Result<()> {
-    let queued: bool = conn
-        .prepare_cached("SELECT EXISTS (SELECT 1 FROM search_pending)")?
-        .query_row([], |row| row.get(0))?;
-    if queued {
-        for searchable in ALL {
-            let indexed = conn
-                .prepare_cached(&searchable.sqlite_index_pending())?
-                .execute([])?;
-            if indexed > 0 {
-                conn.prepare_cached(&searchable.sqlite_merge())?
-                    .execute([merge_pages(indexed)])?;
-            }
-        }
-        conn.prepare_cached("DELETE FROM search_pending")?
-            .execute([])?;
-    }
+/// Forgets the queued rows the index holds (through `through`): run by the
+/// writer in its batch's transaction.
+pub fn forget_indexed(conn: &rusqlite::Connection, through: i64) -> rusqlite::Result<()> {
+    conn.prepare_cached("DELETE FROM search_queue WHERE seq <= ?1")?
+        .execute([through])?;
+    conn.prepare_cached("UPDATE search_forgotten SET through = ?1")?
+        .execute([through])?;
     Ok(())
 }
 
@@ -435,7 +540,7 @@ mod tests {
     use super::*;
 
     fn matches(conn: &rusqlite::Connection, term: &str) -> Vec<i64> {
-        let sql = "SELECT rowid FROM customer_search WHERE customer_search MATCH ?1 ORDER BY rowid";
+        let sql = "SELECT rowid FROM search.customer_search WHERE customer_search MATCH ?1 ORDER BY rowid";
         let mut statement = conn.prepare(sql).unwrap();
         let rows = statement.query_map([trigram_query(term)], |row| row.get(0));
         rows.unwrap().map(Result::unwrap).collect()
@@ -464,60 +569,163 @@ mod tests {
     /// The searched tables, with just their searched columns.
     const SEARCHED_TABLES: &str =
         "CREATE TABLE customer (name TEXT, email TEXT, phone TEXT, external_id TEXT);
-         CREATE TABLE paykey (label TEXT, institution_name TEXT, external_id TEXT, routing_number TEXT);";
+         CREATE TABLE paykey (label TEXT, institution_name TEXT, external_id TEXT, routing_number TEXT);
+         INSERT INTO customer (name, email) VALUES ('Leslie Knope', 'leslie@pawnee.com');";
 
-    /// A database whose search tables have the earlier layout: their own
-    /// copy of the columns, kept by per-row triggers.
-    fn earlier_layout() -> rusqlite::Connection {
-        let conn = rusqlite::Connection::open_in_memory().unwrap();
+    /// A database file with the searched tables and one customer, in a
+    /// folder of its own, and the path of its search file.
+    fn database(extra_sql: &str) -> (rusqlite::Connection, std::path::PathBuf) {
+        let dir = std::env::temp_dir().join(format!("straddle-search-{}", uuid::Uuid::now_v7()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("s.db");
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        conn.execute_batch("PRAGMA journal_mode = WAL").unwrap();
         conn.execute_batch(SEARCHED_TABLES).unwrap();
-        conn.execute_batch(
-            "CREATE VIRTUAL TABLE customer_search USING fts5(name, email, phone, external_id, tokenize = 'trigram');
-             CREATE TRIGGER customer_search_insert AFTER INSERT ON customer BEGIN
-                 INSERT INTO customer_search (rowid, name, email, phone, external_id)
-                 VALUES (new.rowid, new.name, new.email, new.phone, new.external_id);
-             END;
-             INSERT INTO customer (name, email) VALUES ('Leslie Knope', 'leslie@pawnee.com');",
-        )
-        .unwrap();
-        conn
+        conn.execute_batch(extra_sql).unwrap();
+        (conn, search_path(&path))
     }
 
-    /// How the customers' search table was created.
+    /// `ensure_sqlite`, then the connection an indexer would use.
+    fn ensure(conn: &mut rusqlite::Connection, search: &std::path::Path) {
+        ensure_sqlite(conn, search).unwrap();
+        attach(conn, search).unwrap();
+        add_sqlite_functions(conn).unwrap();
+    }
+
+    /// How the customers' search table was created, in the search file.
     fn customer_search_sql(conn: &rusqlite::Connection) -> String {
-        let sql = "SELECT sql FROM sqlite_master WHERE name = 'customer_search'";
+        let sql = "SELECT sql FROM search.sqlite_master WHERE name = 'customer_search'";
         conn.query_row(sql, [], |r| r.get(0)).unwrap()
     }
 
+    fn queued(conn: &rusqlite::Connection) -> i64 {
+        conn.query_row("SELECT COUNT(*) FROM search_queue", [], |r| r.get(0))
+            .unwrap()
+    }
+
+    /// The layouts that kept the index in the database: a copy of the
+    /// columns kept by per-row triggers, then a contentless table indexed
+    /// by the writer from a queue.
+    const EARLIER_LAYOUTS: [&str; 2] = [
+        "CREATE VIRTUAL TABLE customer_search USING fts5(name, email, phone, external_id, tokenize = 'trigram');
+         CREATE TRIGGER customer_search_insert AFTER INSERT ON customer BEGIN
+             INSERT INTO customer_search (rowid, name, email, phone, external_id)
+             VALUES (new.rowid, new.name, new.email, new.phone, new.external_id);
+         END;",
+        "CREATE TABLE search_pending (searched TEXT NOT NULL, row_id INTEGER NOT NULL,
+             PRIMARY KEY (searched, row_id)) WITHOUT ROWID;
+         CREATE VIRTUAL TABLE customer_search USING fts5(name, email, phone, external_id,
+             content='', contentless_delete=1, tokenize='trigram', detail='none');
+         CREATE TRIGGER customer_search_queue_insert AFTER INSERT ON customer BEGIN
+             INSERT OR IGNORE INTO search_pending (searched, row_id) VALUES ('customer', new.rowid);
+         END;
+         CREATE TRIGGER customer_search_queue_update AFTER UPDATE OF name ON customer BEGIN
+             DELETE FROM customer_search WHERE rowid = old.rowid;
+             INSERT OR IGNORE INTO search_pending (searched, row_id) VALUES ('customer', new.rowid);
+         END;
+         CREATE TRIGGER customer_search_queue_delete AFTER DELETE ON customer BEGIN
+             DELETE FROM customer_search WHERE rowid = old.rowid;
+         END;",
+    ];
+
     #[test]
-    fn an_index_of_another_layout_is_rebuilt_with_this_one() {
+    fn an_index_kept_in_the_database_by_an_earlier_layout_moves_to_the_search_file() {
+        for layout in EARLIER_LAYOUTS {
+            let (mut conn, search) = database(layout);
+            ensure(&mut conn, &search);
+            let left: Vec<String> = conn
+                .prepare(
+                    "SELECT name FROM main.sqlite_master
+                     WHERE name LIKE 'customer_search%' OR name = 'search_pending'",
+                )
+                .unwrap()
+                .query_map([], |r| r.get(0))
+                .unwrap()
+                .map(Result::unwrap)
+                .collect();
+            assert!(left.is_empty(), "left in the database: {left:?}");
+            assert!(customer_search_sql(&conn).ends_with(&format!("{FTS_OPTIONS})")));
+            assert!(
+                matches(&conn, "knope").is_empty(),
+                "built in the background"
+            );
+            index_queued(&mut conn).unwrap();
+            assert_eq!(matches(&conn, "knope"), [1], "existing rows are indexed");
+            conn.execute("UPDATE customer SET name = 'Leslie Wyatt'", [])
+                .unwrap();
+            assert_eq!(
+                queued(&conn),
+                2,
+                "writes are queued, not indexed by the writer"
+            );
+        }
+    }
+
+    #[test]
+    fn a_search_file_from_another_time_or_database_is_rebuilt() {
+        let (mut conn, search) = database("");
+        ensure(&mut conn, &search);
+        let (through, _) = index_queued(&mut conn).unwrap();
+        forget_indexed(&conn, through).unwrap();
+        conn.execute("INSERT INTO customer (name) VALUES ('Ann Perkins')", [])
+            .unwrap();
+        let (through, _) = index_queued(&mut conn).unwrap();
+        forget_indexed(&conn, through).unwrap();
+        let detach = |conn: &rusqlite::Connection| conn.execute_batch("DETACH DATABASE search");
+        // Older than what the writer forgot; newer than anything queued.
+        for stale in [through - 1, through + 100] {
+            conn.execute_batch(
+                "DELETE FROM search.customer_search; DELETE FROM search.paykey_search;",
+            )
+            .unwrap();
+            conn.execute("UPDATE search.indexed SET through = ?1", [stale])
+                .unwrap();
+            detach(&conn).unwrap();
+            ensure(&mut conn, &search);
+            index_queued(&mut conn).unwrap();
+            assert_eq!(matches(&conn, "knope"), [1], "{stale}");
+            assert_eq!(matches(&conn, "perkins"), [2], "{stale}");
+        }
+        // A search file that matches is kept.
+        let (through, _) = index_queued(&mut conn).unwrap();
+        forget_indexed(&conn, through).unwrap();
+        detach(&conn).unwrap();
+        ensure(&mut conn, &search);
+        assert_eq!(queued(&conn), 0, "nothing to build again");
+    }
+
+    #[test]
+    fn a_search_file_of_another_layout_is_rebuilt_with_this_one() {
         let positions = "content='', contentless_delete=1, tokenize='trigram'";
         let extended = format!("{FTS_OPTIONS}, prefix='2'");
         for options in [positions, &extended] {
-            let mut conn = rusqlite::Connection::open_in_memory().unwrap();
-            conn.execute_batch(SEARCHED_TABLES).unwrap();
+            let (conn, search) = database("");
+            attach(&conn, &search).unwrap();
             conn.execute_batch(&format!(
-                "CREATE VIRTUAL TABLE customer_search USING fts5(name, email, phone, external_id, {options});
-                 INSERT INTO customer (name, email) VALUES ('Leslie Knope', 'leslie@pawnee.com');"
+                "CREATE VIRTUAL TABLE search.customer_search USING fts5(name, email, phone, external_id, {options});"
             ))
             .unwrap();
-            ensure_sqlite(&mut conn).unwrap();
+            conn.execute_batch("DETACH DATABASE search").unwrap();
+            let mut conn = conn;
+            ensure(&mut conn, &search);
             let sql = customer_search_sql(&conn);
             assert!(
                 sql.ends_with(&format!("{FTS_OPTIONS})")),
                 "{options}: {sql}"
             );
+            index_queued(&mut conn).unwrap();
             assert_eq!(matches(&conn, "knope"), [1], "{options}");
         }
     }
 
     #[test]
-    fn an_earlier_layout_is_rebuilt_and_writes_are_indexed_at_the_end_of_their_batch() {
-        let mut conn = earlier_layout();
-        ensure_sqlite(&mut conn).unwrap();
-        assert_eq!(matches(&conn, "knope"), [1], "existing rows are indexed");
-        let sql = customer_search_sql(&conn);
-        assert!(sql.contains(FTS_OPTIONS), "{sql}");
+    fn writes_are_queued_in_their_transaction_and_indexed_by_the_indexer() {
+        let (mut conn, search) = database("");
+        ensure(&mut conn, &search);
+        index_queued(&mut conn).unwrap();
+        let (through, _) = index_queued(&mut conn).unwrap();
+        forget_indexed(&conn, through).unwrap();
+        assert_eq!(queued(&conn), 0);
 
         // One batch: each write in its own savepoint, one rolled back.
         conn.execute_batch(
@@ -526,73 +734,91 @@ mod tests {
              SAVEPOINT job; UPDATE customer SET name = 'Ann Meagle' WHERE rowid = 2; RELEASE job;
              SAVEPOINT job; INSERT INTO customer (name) VALUES ('Ben Wyatt'); ROLLBACK TO job; RELEASE job;
              SAVEPOINT job; UPDATE customer SET name = 'Leslie Wyatt' WHERE rowid = 1; RELEASE job;
-             SAVEPOINT job; INSERT INTO customer (name) VALUES ('Ron Swanson'); DELETE FROM customer WHERE name = 'Ron Swanson'; RELEASE job;",
+             SAVEPOINT job; INSERT INTO customer (name) VALUES ('Ron Swanson'); DELETE FROM customer WHERE name = 'Ron Swanson'; RELEASE job;
+             COMMIT;",
         )
         .unwrap();
-        assert!(
-            matches(&conn, "meagle").is_empty(),
-            "not before the batch ends"
+        assert_eq!(
+            queued(&conn),
+            5,
+            "queued with the writes, not the rolled-back one"
         );
-        index_pending(&conn).unwrap();
-        conn.execute_batch("COMMIT").unwrap();
+        assert!(matches(&conn, "meagle").is_empty(), "not indexed yet");
+        assert_eq!(matches(&conn, "knope"), [1], "nor forgotten");
 
+        let (through, more) = index_queued(&mut conn).unwrap();
+        assert!(!more);
         assert_eq!(matches(&conn, "meagle"), [2]);
         assert!(matches(&conn, "perkins").is_empty());
-        assert!(matches(&conn, "wyatt").contains(&1));
+        assert_eq!(matches(&conn, "wyatt"), [1]);
         assert!(matches(&conn, "knope").is_empty());
         assert!(matches(&conn, "swanson").is_empty());
         assert!(matches(&conn, "ben").is_empty());
-        let queued: i64 = conn
-            .query_row("SELECT COUNT(*) FROM search_pending", [], |r| r.get(0))
-            .unwrap();
-        assert_eq!(queued, 0);
+        assert_eq!(
+            index_queued(&mut conn).unwrap(),
+            (through, false),
+            "nothing twice"
+        );
 
+        forget_indexed(&conn, through).unwrap();
+        assert_eq!(queued(&conn), 0);
         conn.execute("DELETE FROM customer WHERE rowid = 2", [])
             .unwrap();
-        assert!(
-            matches(&conn, "meagle").is_empty(),
-            "deleted rows leave at once"
-        );
+        index_queued(&mut conn).unwrap();
+        assert!(matches(&conn, "meagle").is_empty(), "deleted rows leave");
     }
 
-    /// Segments of an FTS table (its `_idx` table has rows per segment).
-    fn segments(conn: &rusqlite::Connection, fts: &str) -> i64 {
-        let sql = format!("SELECT COUNT(DISTINCT segid) FROM {fts}_idx");
-        conn.query_row(&sql, [], |r| r.get(0)).unwrap()
+    /// The rowids of customers the SQLite plan for `term` finds among the
+    /// rare-term candidates.
+    fn planned(conn: &mut rusqlite::Connection, term: &str) -> Vec<i64> {
+        let plan = CUSTOMERS.plan(&Conn::Sqlite(conn), term, 1);
+        let candidates = plan.candidates.unwrap();
+        let sql = format!(
+            "{} SELECT rowid FROM customer WHERE {} ORDER BY rowid",
+            candidates.with, candidates.condition
+        );
+        let mut statement = conn.prepare(&sql.replace('$', "?")).unwrap();
+        let rows = statement.query_map(rusqlite::params_from_iter(&plan.values), |r| r.get(0));
+        rows.unwrap().map(Result::unwrap).collect()
     }
 
     #[test]
-    fn the_writer_merges_the_index_a_little_every_batch_beside_fts5s_bursts() {
-        let mut conn = earlier_layout();
-        ensure_sqlite(&mut conn).unwrap();
-        let automerge: i64 = conn
-            .query_row(
-                "SELECT v FROM customer_search_config WHERE k = 'automerge'",
-                [],
-                |r| r.get(0),
-            )
-            .unwrap();
-        assert_eq!(automerge, 4, "FTS5's own merging stays at its default");
-
-        // Small batches, as under load: each writes a segment of its own.
-        for batch in 0..600 {
-            conn.execute_batch("BEGIN").unwrap();
-            for n in 0..3 {
-                conn.execute(
-                    "INSERT INTO customer (name) VALUES (?1)",
-                    [format!("Customer {batch}-{n} Pawnee")],
-                )
-                .unwrap();
-            }
-            index_pending(&conn).unwrap();
-            conn.execute_batch("COMMIT").unwrap();
-        }
-        let kept = segments(&conn, "customer_search");
+    fn a_search_finds_rows_written_before_the_indexer_reached_them() {
+        let (mut conn, search) = database("");
+        ensure(&mut conn, &search);
+        assert_eq!(planned(&mut conn, "knope"), [1], "queued by the build");
+        index_queued(&mut conn).unwrap();
+        conn.execute_batch(
+            "INSERT INTO customer (name) VALUES ('April Ludgate');
+             UPDATE customer SET name = 'Leslie Wyatt' WHERE rowid = 1;",
+        )
+        .unwrap();
+        assert_eq!(planned(&mut conn, "ludgate"), [2], "a new row");
+        assert_eq!(planned(&mut conn, "wyatt"), [1], "a changed one");
         assert!(
-            kept <= 8,
-            "{kept} segments for 600 batches: merged as they come (FTS5 alone lets 16 pile up)"
+            planned(&mut conn, "knope").is_empty(),
+            "not by what it held"
         );
-        assert_eq!(matches(&conn, "pawnee").len(), 1801, "and Leslie's email");
-        assert_eq!(matches(&conn, "r 599-2 p").len(), 1);
+        index_queued(&mut conn).unwrap();
+        assert_eq!(planned(&mut conn, "ludgate"), [2]);
+        assert_eq!(planned(&mut conn, "wyatt"), [1]);
+        assert!(planned(&mut conn, "knope").is_empty());
+    }
+
+    #[test]
+    fn the_indexer_takes_a_long_queue_a_chunk_at_a_time() {
+        let (mut conn, search) = database("");
+        ensure(&mut conn, &search);
+        conn.execute(
+            "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ?1)
+             INSERT INTO customer (name) SELECT 'Pawnee resident ' || i FROM n",
+            [INDEX_CHUNK],
+        )
+        .unwrap();
+        let (first, more) = index_queued(&mut conn).unwrap();
+        assert_eq!((first, more), (INDEX_CHUNK, true));
+        let (second, more) = index_queued(&mut conn).unwrap();
+        assert_eq!((second, more), (INDEX_CHUNK + 1, false));
+        assert_eq!(matches(&conn, "pawnee").len() as i64, INDEX_CHUNK + 1);
     }
 }
