@@ -585,7 +585,7 @@ async fn scale(
     })
     .await;
     let mut reports = vec![];
-    let lists: [(&str, &str); 5] = [
+    let lists: [(&str, &str); 6] = [
         (
             "list by customer_id, status, created_at desc",
             "customer_id={c}&status=active&sort_by=created_at&sort_order=desc&page_size=10",
@@ -603,6 +603,11 @@ async fn scale(
             "status=review&sort_by=institution_name&sort_order=asc&page_size=10",
         ),
         ("search_text=6789", "search_text=6789&page_size=10"),
+        // A bank's name and a digit: thousands of matches at a million.
+        (
+            "search_text=BANK - *12",
+            "search_text=BANK%20-%20%2A12&page_size=10",
+        ),
     ];
     for (name, query) in lists {
         let (url, key, customers) = (url.clone(), key.clone(), customer_ids.clone());
