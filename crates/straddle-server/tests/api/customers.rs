@@ -445,25 +445,12 @@ async fn every_written_customer_is_found_while_the_index_catches_up() {
 /// still finds what was indexed before, and keeps up with new writes.
 #[tokio::test]
 async fn search_finds_customers_across_a_restart() {
-    let mut app = spawn_app().await;
+    let app = spawn_app().await;
     let created = app
         .create_customer(&customer_body("Ann Perkins", "ann@eagleton.com"))
         .await;
     app.state.db.search_caught_up().await.unwrap();
-    let (database_url, secrets_file, api_key) = (
-        app.database_url.clone(),
-        app.secrets_file.clone(),
-        app.api_key.clone(),
-    );
-    app.shut_down().await;
-
-    let mut restarted = spawn_app_with(Options {
-        database_url: Some(database_url),
-        secrets_file: Some(secrets_file),
-        ..Default::default()
-    })
-    .await;
-    restarted.api_key = api_key;
+    let restarted = app.restart().await;
     let found = |text: &'static str| {
         let app = &restarted;
         async move {

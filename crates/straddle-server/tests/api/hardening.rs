@@ -310,7 +310,7 @@ async fn gin_pending_bounds(database_url: &str) -> Vec<String> {
 /// also when they were made before the bound, and search still answers.
 #[tokio::test]
 async fn postgres_trigram_indexes_bound_their_pending_list_even_when_made_before() {
-    let mut app = spawn_app().await;
+    let app = spawn_app().await;
     if !app.database_url.starts_with("postgres") {
         eprintln!("PostgreSQL only; skipped on SQLite");
         return app.stop().await;
@@ -332,19 +332,8 @@ async fn postgres_trigram_indexes_bound_their_pending_list_even_when_made_before
         gin_pending_bounds(&app.database_url).await,
         ["customer_search:", "paykey_search:"]
     );
-    let (database_url, secrets_file, api_key) = (
-        app.database_url.clone(),
-        app.secrets_file.clone(),
-        app.api_key.clone(),
-    );
-    app.shut_down().await;
-    let mut restarted = spawn_app_with(Options {
-        database_url: Some(database_url.clone()),
-        secrets_file: Some(secrets_file),
-        ..Default::default()
-    })
-    .await;
-    restarted.api_key = api_key;
+    let database_url = app.database_url.clone();
+    let restarted = app.restart().await;
     assert_eq!(gin_pending_bounds(&database_url).await, bounded);
     restarted
         .create_customer(&customer_body("Leslie Knope", "leslie@example.com"))

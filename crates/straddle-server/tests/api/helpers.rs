@@ -291,6 +291,21 @@ impl TestApp {
         }
     }
 
+    /// Stops the server gracefully and starts another on the same database,
+    /// secrets and clock, with the same API key.
+    pub async fn restart(mut self) -> TestApp {
+        self.shut_down().await;
+        let mut restarted = spawn_app_with(Options {
+            database_url: Some(self.database_url.clone()),
+            secrets_file: Some(self.secrets_file.clone()),
+            clock: Some(self.clock.clone()),
+            ..Default::default()
+        })
+        .await;
+        restarted.api_key = self.api_key.clone();
+        restarted
+    }
+
     /// Stops the server and drops a PostgreSQL test database.
     pub async fn stop(mut self) {
         self.shut_down().await;
