@@ -365,9 +365,8 @@ const QUEUE_STATE: &str = "SELECT (SELECT through FROM search_forgotten),
     COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'search_queue'), 0)";
 
 /// The search file's own table: how far into `search_queue` its index
-/// holds every row (one row; `?1` for a new file).
-const SEARCH_TABLES: &str = "CREATE TABLE IF NOT EXISTS search.indexed (through INTEGER NOT NULL);
-    INSERT INTO search.indexed (through) SELECT ?1 WHERE NOT EXISTS (SELECT 1 FROM search.indexed);";
+/// holds every row (one row).
+const SEARCH_TABLES: &str = "CREATE TABLE IF NOT EXISTS search.indexed (through INTEGER NOT NULL);";
 
 /// Durable and in WAL mode like the database: the writer forgets queued
 /// rows once the indexer says they are indexed, so what it said must last.
@@ -407,6 +406,8 @@ pub fn ensure_sqlite(
     if foreign {
         tracing::warn!("the search file does not match the database; building it again");
     }
+    // A new or rebuilt index holds nothing the queue still has.
+    let through = indexed.filter(|_| !foreign).unwrap_or(forgotten);
     let mut build = Vec::new();
     for searchable in ALL {
         tx.execute_batch(&searchable.sqlite_drop_outdated())?;
@@ -427,9 +428,13 @@ pub fn ensure_sqlite(
     }
     tx.commit()?;
     let tx = conn.transaction()?;
-    tx.execute_batch(&SEARCH_TABLES.replace("?1", &forgotten.to_string()))?;
-    if foreign {
-        tx.execute("UPDATE search.indexed SET through = ?1", [forgotten])?;
+    tx.execute_batch(SEARCH_TABLES)?;
+    if indexed != Some(through) {
+        tx.execute("DELETE FROM search.indexed", [])?;
+        tx.execute(
+            "INSERT INTO search.indexed (through) VALUES (?1)",
+            [through],
+        )?;
     }
     for searchable in build {
         let fts = searchable.fts_table();
@@ -442,7 +447,6 @@ pub fn ensure_sqlite(
             searchable.fts_arguments()
         ))?;
     }
-    let through = tx.query_row("SELECT through FROM search.indexed", [], |row| row.get(0))?;
     tx.commit()?;
     conn.execute_batch(&format!("DETACH DATABASE {SEARCH_SCHEMA}"))?;
     Ok(through)
@@ -460,8 +464,11 @@ pub fn index_queued(conn: &mut rusqlite::Connection) -> rusqlite::Result<(i64, b
     let tx = conn.transaction()?;
     // Write first, so that a second process's indexer waits here rather
     // than failing to write after it has read.
-    tx.execute("UPDATE search.indexed SET through = through", [])?;
-    let through: i64 = tx.query_row("SELECT through FROM search.indexed", [], |row| row.get(0))?;
+    let through: i64 = tx.query_row(
+        "UPDATE search.indexed SET through = through RETURNING through",
+        [],
+        |row| row.get(0),
+    )?;
     let queued: Vec<(i64, String, i64, bool)> = tx
         .prepare_cached(
             "SELECT seq, searched, row_id, changed FROM search_queue WHERE seq > ?1 ORDER BY seq LIMIT ?2",
