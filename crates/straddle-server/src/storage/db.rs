@@ -587,27 +587,47 @@ fn spawn_checkpointer(
     let conn = rusqlite::Connection::open(path)
         .and_then(|conn| conn.execute_batch(SQLITE_PRAGMAS).map(|()| conn))
         .map_err(std::io::Error::other)?;
-    std::thread::Builder::new()
-        .name("sqlite-checkpointer".into())
-        .spawn(move || loop {
-            std::thread::sleep(CHECKPOINT_EVERY);
-            if alive.upgrade().is_none() {
-                return;
-            }
-            match checkpoint(&conn) {
-                Ok(frames) if frames > WAL_RESTART_FRAMES => {
-                    // Copy what came in during that checkpoint too, so the
-                    // writer's own is left only the last few frames: half
-                    // of its checkpoints then take ~1 ms instead of 5-16 ms
-                    // (bank_account, 60 s: p99 10.9-12.5 ms against
-                    // 12.7-13.4 ms).
-                    if let Err(err) = checkpoint(&conn) {
-                        tracing::warn!(%err, "WAL checkpoint failed; retrying");
-                    }
-                    too_long.0.store(true, std::sync::atomic::Ordering::Relaxed)
+    spawn_periodic("sqlite-checkpointer", CHECKPOINT_EVERY, alive, move || {
+        match checkpoint(&conn) {
+            Ok(frames) if frames > WAL_RESTART_FRAMES => {
+                // Copy what came in during that checkpoint too, so the
+                // writer's own is left only the last few frames: half of
+                // its checkpoints then take ~1 ms instead of 5-16 ms
+                // (bank_account, 60 s: p99 10.9-12.5 ms against
+                // 12.7-13.4 ms).
+                if let Err(err) = checkpoint(&conn) {
+                    tracing::warn!(%err, "WAL checkpoint failed; retrying");
                 }
-                Ok(_) => {}
-                Err(err) => tracing::warn!(%err, "WAL checkpoint failed; retrying"),
+                too_long.0.store(true, Ordering::Relaxed)
+            }
+            Ok(_) => {}
+            Err(err) => tracing::warn!(%err, "WAL checkpoint failed; retrying"),
+        }
+        false
+    })
+}
+
+/// Starts a thread named `name` that calls `work` every `every`, or at
+/// once again while it returns `true` (work left), until `alive` can no
+/// longer be upgraded.
+fn spawn_periodic(
+    name: &str,
+    every: Duration,
+    alive: std::sync::Weak<()>,
+    mut work: impl FnMut() -> bool + Send + 'static,
+) -> std::io::Result<()> {
+    std::thread::Builder::new()
+        .name(name.into())
+        .spawn(move || {
+            let mut more = false;
+            loop {
+                if !more {
+                    std::thread::sleep(every);
+                }
+                if alive.upgrade().is_none() {
+                    return;
+                }
+                more = work();
             }
         })?;
     Ok(())
@@ -648,30 +668,21 @@ fn spawn_indexer(
         .and_then(|conn| search::attach(&conn, search_file).map(|()| conn))
         .and_then(|conn| conn.execute_batch(INDEXER_PRAGMAS).map(|()| conn))
         .map_err(std::io::Error::other)?;
-    std::thread::Builder::new()
-        .name("sqlite-indexer".into())
-        .spawn(move || {
-            let mut more = false;
-            loop {
-                if !more {
-                    std::thread::sleep(INDEX_EVERY);
-                }
-                if alive.upgrade().is_none() {
-                    return;
-                }
-                match search::index_queued(&mut conn) {
-                    Ok((through, left)) => {
-                        indexed.0.store(through, Ordering::Relaxed);
-                        more = left;
-                    }
-                    Err(err) => {
-                        tracing::warn!(%err, "search indexing failed; retrying");
-                        more = false;
-                    }
-                }
+    spawn_periodic(
+        "sqlite-indexer",
+        INDEX_EVERY,
+        alive,
+        move || match search::index_queued(&mut conn) {
+            Ok((through, left)) => {
+                indexed.0.store(through, Ordering::Relaxed);
+                left
             }
-        })?;
-    Ok(())
+            Err(err) => {
+                tracing::warn!(%err, "search indexing failed; retrying");
+                false
+            }
+        },
+    )
 }
 
 /// The SQLite writer thread: one transaction per batch of queued jobs, each
