@@ -285,11 +285,14 @@ impl Db {
             Backend::Postgres => None,
         };
         let sqlite_readers = match backend {
-            Backend::Sqlite => Some(Arc::new(SqliteReaders {
-                path: sqlite_path(&url).unwrap_or_default(),
-                search: search::search_path(&sqlite_path(&url).unwrap_or_default()),
-                idle: Mutex::new(Vec::new()),
-            })),
+            Backend::Sqlite => {
+                let path = sqlite_path(&url).unwrap_or_default();
+                Some(Arc::new(SqliteReaders {
+                    search: search::search_path(&path),
+                    path,
+                    idle: Mutex::new(Vec::new()),
+                }))
+            }
             Backend::Postgres => None,
         };
         let pg = (backend == Backend::Postgres).then(|| PgConnections::new(pool.clone()));
@@ -345,7 +348,7 @@ impl Db {
     /// Waits until the SQLite search index holds every row written so far
     /// (after seeding, say; searches are right before, only slower).
     pub async fn search_caught_up(&self) -> Result<(), ApiError> {
-        if self.sqlite_readers.is_none() {
+        if self.is_shared() {
             return Ok(());
         }
         let queued = self
