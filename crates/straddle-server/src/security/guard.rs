@@ -166,10 +166,14 @@ impl Guard {
         }
     }
 
-    /// Reports every [`REPORT_EVERY`] until the process ends.
+    /// Reports every [`REPORT_EVERY`] until the process ends, the first
+    /// time one interval after start (an interval's first tick is at once,
+    /// whenever the task first runs: after the first requests were
+    /// counted, when the runtime was busy, which split their count).
     pub fn spawn_reporter(self: Arc<Self>, clock: Arc<dyn crate::clock::Clock>) {
         tokio::spawn(async move {
-            let mut ticker = tokio::time::interval(REPORT_EVERY);
+            let first = tokio::time::Instant::now() + REPORT_EVERY;
+            let mut ticker = tokio::time::interval_at(first, REPORT_EVERY);
             loop {
                 ticker.tick().await;
                 self.report(clock.now());
