@@ -57,6 +57,12 @@ struct Load {
     /// Concurrent keep-alive connections.
     #[arg(long, default_value_t = 64, global = true)]
     connections: usize,
+    /// Runs the baseline and the scenarios in turn this many times, each
+    /// for `seconds / rounds`, and adds up each one's rounds: on a machine
+    /// whose speed drifts, the ratios then compare runs from the same
+    /// minutes (the default server scenarios only).
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
+    rounds: u32,
     /// `postgres://…/DB`: runs on a fresh database created beside DB and
     /// dropped afterwards. Default: a fresh SQLite file.
     #[arg(long, global = true)]
@@ -423,50 +429,69 @@ async fn throughput(load: &Load, instances: usize, serve_args: &[String]) -> any
     } else {
         "SQLite"
     };
+    let rounds = load.rounds;
     println!(
-        "{} connections, {} s per scenario, {backend}, {} instance(s), load generator on the same machine\n",
-        load.connections, load.seconds, urls.len()
+        "{} connections, {} s per scenario{}, {backend}, {} instance(s), load generator on the same machine\n",
+        load.connections,
+        load.seconds,
+        match rounds {
+            1 => String::new(),
+            _ => format!(" in {rounds} rounds taken in turn"),
+        },
+        urls.len()
     );
-    let duration = Duration::from_secs(load.seconds);
+    let duration = Duration::from_secs(load.seconds) / rounds;
     let processes: Vec<&Process> = servers.iter().map(|s| &s.process).collect();
-    let base = on_servers(
-        &[&baseline.process],
-        run("baseline GET / (bare JSON)", load.connections, duration, {
-            let url = baseline.url.clone();
-            move |client, _| client.get(format!("{url}/"))
-        }),
-    )
-    .await;
-    let write = on_servers(
-        &processes,
-        run(
-            "POST /v1/bridge/bank_account",
-            load.connections,
-            duration,
-            {
-                let (urls, key, body) = (urls.clone(), key.clone(), link_body.clone());
+    let mut totals: [Option<Report>; 3] = Default::default();
+    for _ in 0..rounds {
+        let base = on_servers(
+            &[&baseline.process],
+            run("baseline GET / (bare JSON)", load.connections, duration, {
+                let url = baseline.url.clone();
+                move |client, _| client.get(format!("{url}/"))
+            }),
+        )
+        .await;
+        let write = on_servers(
+            &processes,
+            run(
+                "POST /v1/bridge/bank_account",
+                load.connections,
+                duration,
+                {
+                    let (urls, key, body) = (urls.clone(), key.clone(), link_body.clone());
+                    move |client, i| {
+                        client
+                            .post(format!("{}/v1/bridge/bank_account", urls[i % urls.len()]))
+                            .bearer_auth(&key)
+                            .json(&*body)
+                    }
+                },
+            ),
+        )
+        .await;
+        let read = on_servers(
+            &processes,
+            run("GET /v1/paykeys/{id}", load.connections, duration, {
+                let (urls, key, paykey_id) = (urls.clone(), key.clone(), paykey_id.clone());
                 move |client, i| {
                     client
-                        .post(format!("{}/v1/bridge/bank_account", urls[i % urls.len()]))
+                        .get(format!("{}/v1/paykeys/{paykey_id}", urls[i % urls.len()]))
                         .bearer_auth(&key)
-                        .json(&*body)
                 }
-            },
-        ),
-    )
-    .await;
-    let read = on_servers(
-        &processes,
-        run("GET /v1/paykeys/{id}", load.connections, duration, {
-            let (urls, key) = (urls.clone(), key.clone());
-            move |client, i| {
-                client
-                    .get(format!("{}/v1/paykeys/{paykey_id}", urls[i % urls.len()]))
-                    .bearer_auth(&key)
+            }),
+        )
+        .await;
+        for (total, report) in totals.iter_mut().zip([base, write, read]) {
+            match total {
+                Some(total) => total.add(report),
+                None => *total = Some(report),
             }
-        }),
-    )
-    .await;
+        }
+    }
+    let [Some(base), Some(write), Some(read)] = totals else {
+        unreachable!("at least one round runs");
+    };
     print_table(&base, &[&base, &write, &read]);
 
     println!();
@@ -687,6 +712,21 @@ impl Report {
         self.requests as f64 / self.seconds
     }
 
+    /// Adds a later round of the same scenario.
+    fn add(&mut self, round: Report) {
+        let per_request = |a: Option<f64>, b: Option<f64>| {
+            let (ra, rb) = (self.requests as f64, round.requests as f64);
+            Some((a? * ra + b? * rb) / (ra + rb).max(1.0))
+        };
+        self.server_cpu_us = per_request(self.server_cpu_us, round.server_cpu_us);
+        self.writer_cpu_us = per_request(self.writer_cpu_us, round.writer_cpu_us);
+        self.requests += round.requests;
+        self.errors += round.errors;
+        self.seconds += round.seconds;
+        self.latencies_us.extend(round.latencies_us);
+        self.latencies_us.sort_unstable();
+    }
+
     fn percentile_ms(&self, p: f64) -> f64 {
         if self.latencies_us.is_empty() {
             return f64::NAN;
@@ -787,7 +827,32 @@ where
 
 #[cfg(test)]
 mod tests {
-    use super::with_database;
+    use super::{with_database, Report};
+
+    fn report(latencies_us: Vec<u64>, seconds: f64, cpu_us: f64) -> Report {
+        Report {
+            name: "scenario".into(),
+            requests: latencies_us.len(),
+            errors: 1,
+            seconds,
+            latencies_us,
+            server_cpu_us: Some(cpu_us),
+            writer_cpu_us: None,
+        }
+    }
+
+    #[test]
+    fn rounds_add_up_to_one_report() {
+        let mut total = report(vec![10, 30, 50], 1.0, 100.0);
+        total.add(report(vec![20, 40], 2.0, 50.0));
+        assert_eq!(total.requests, 5);
+        assert_eq!(total.errors, 2);
+        assert_eq!(total.latencies_us, vec![10, 20, 30, 40, 50]);
+        assert!((total.throughput() - 5.0 / 3.0).abs() < 1e-9);
+        assert!((total.percentile_ms(1.0) - 0.05).abs() < 1e-9);
+        assert_eq!(total.server_cpu_us, Some(80.0), "weighted by requests");
+        assert_eq!(total.writer_cpu_us, None);
+    }
 
     #[test]
     fn the_database_name_is_replaced_and_the_query_kept() {
