@@ -249,15 +249,14 @@ impl Db {
         }
         let alive = Arc::new(());
         let search_indexed = Arc::new(SearchIndexed::default());
-        let writer = match backend {
+        let (writer, sqlite_readers) = match backend {
             Backend::Sqlite => {
                 let path = sqlite_path(&url).unwrap_or_default();
                 let search_file = search::search_path(&path);
-                let mut conn = rusqlite::Connection::open(&path)
-                    .map_err(|e| sqlx::Error::Configuration(e.into()))?;
+                let mut conn =
+                    open_sqlite(&path).map_err(|e| sqlx::Error::Configuration(e.into()))?;
                 let through = conn
-                    .execute_batch(SQLITE_PRAGMAS)
-                    .and_then(|()| conn.execute_batch(WRITER_PRAGMAS))
+                    .execute_batch(WRITER_PRAGMAS)
                     .and_then(|()| unicode_lower(&conn))
                     .and_then(|()| search::ensure_sqlite(&mut conn, &search_file))
                     .map_err(|e| sqlx::Error::Configuration(e.into()))?;
@@ -280,20 +279,14 @@ impl Db {
                     .name("sqlite-writer".into())
                     .spawn(move || run_writer(conn, rx, batch, wal_too_long, indexed))
                     .map_err(sqlx::Error::Io)?;
-                Some(tx)
-            }
-            Backend::Postgres => None,
-        };
-        let sqlite_readers = match backend {
-            Backend::Sqlite => {
-                let path = sqlite_path(&url).unwrap_or_default();
-                Some(Arc::new(SqliteReaders {
-                    search: search::search_path(&path),
+                let readers = SqliteReaders {
                     path,
+                    search: search_file,
                     idle: Mutex::new(Vec::new()),
-                }))
+                };
+                (Some(tx), Some(Arc::new(readers)))
             }
-            Backend::Postgres => None,
+            Backend::Postgres => (None, None),
         };
         let pg = (backend == Backend::Postgres).then(|| PgConnections::new(pool.clone()));
         Ok(Db {
@@ -579,6 +572,14 @@ const WAL_RESTART_FRAMES: i64 = 8192;
 #[derive(Debug, Default)]
 struct WalTooLong(std::sync::atomic::AtomicBool);
 
+/// A read-write connection to the database with [`SQLITE_PRAGMAS`] (the
+/// writer's, the checkpointer's and the indexer's).
+fn open_sqlite(path: &Path) -> rusqlite::Result<rusqlite::Connection> {
+    let conn = rusqlite::Connection::open(path)?;
+    conn.execute_batch(SQLITE_PRAGMAS)?;
+    Ok(conn)
+}
+
 /// Starts the thread that checkpoints the WAL in PASSIVE mode, which never
 /// waits for the writer or readers. It stops when `alive` can no longer be
 /// upgraded.
@@ -587,9 +588,7 @@ fn spawn_checkpointer(
     alive: std::sync::Weak<()>,
     too_long: Arc<WalTooLong>,
 ) -> std::io::Result<()> {
-    let conn = rusqlite::Connection::open(path)
-        .and_then(|conn| conn.execute_batch(SQLITE_PRAGMAS).map(|()| conn))
-        .map_err(std::io::Error::other)?;
+    let conn = open_sqlite(path).map_err(std::io::Error::other)?;
     spawn_periodic("sqlite-checkpointer", CHECKPOINT_EVERY, alive, move || {
         match checkpoint(&conn) {
             Ok(frames) if frames > WAL_RESTART_FRAMES => {
@@ -666,8 +665,7 @@ fn spawn_indexer(
     alive: std::sync::Weak<()>,
     indexed: Arc<SearchIndexed>,
 ) -> std::io::Result<()> {
-    let mut conn = rusqlite::Connection::open(path)
-        .and_then(|conn| conn.execute_batch(SQLITE_PRAGMAS).map(|()| conn))
+    let mut conn = open_sqlite(path)
         .and_then(|conn| search::attach(&conn, search_file).map(|()| conn))
         .and_then(|conn| conn.execute_batch(INDEXER_PRAGMAS).map(|()| conn))
         .map_err(std::io::Error::other)?;
