@@ -4,7 +4,7 @@ use chrono::Duration;
 use reqwest::Method;
 use serde_json::json;
 
-use crate::helpers::{customer_body, spawn_app, spawn_app_with, Options};
+use crate::helpers::{customer_body, spawn_app, spawn_app_with, Options, TestApp};
 
 #[tokio::test]
 async fn create_get_update_delete_round_trip() {
@@ -427,9 +427,7 @@ async fn every_written_customer_is_found_while_the_index_catches_up() {
             let name = format!("Racer Q{n}x");
             app.create_customer(&customer_body(&name, &format!("racer{n}@pawnee.com")))
                 .await;
-            let reply = app.get(&format!("/v1/customers?search_text=q{n}x")).await;
-            assert_eq!(reply.status, 200, "{}", reply.body);
-            (n, reply.body["meta"]["total_items"].as_u64().unwrap())
+            (n, searched_total(app, &format!("q{n}x")).await)
         }
     }))
     .await;
@@ -451,23 +449,22 @@ async fn search_finds_customers_across_a_restart() {
         .await;
     app.state.db.search_caught_up().await.unwrap();
     let restarted = app.restart().await;
-    let found = |text: &'static str| {
-        let app = &restarted;
-        async move {
-            let reply = app.get(&format!("/v1/customers?search_text={text}")).await;
-            assert_eq!(reply.status, 200, "{}", reply.body);
-            reply.body["meta"]["total_items"].as_u64().unwrap()
-        }
-    };
-    assert_eq!(found("perkins").await, 1);
+    assert_eq!(searched_total(&restarted, "perkins").await, 1);
     let path = format!("/v1/customers/{}", created["id"].as_str().unwrap());
     let update = json!({"name": "Ann Meagle", "email": "ann@eagleton.com", "phone": "+13175550100", "device": {"ip_address": "198.51.100.2"}, "status": "verified"});
     let updated = restarted.send(Method::PUT, &path, Some(&update), &[]).await;
     assert_eq!(updated.status, 200, "{}", updated.body);
     restarted.state.db.search_caught_up().await.unwrap();
-    assert_eq!(found("perkins").await, 0);
-    assert_eq!(found("meagle").await, 1);
+    assert_eq!(searched_total(&restarted, "perkins").await, 0);
+    assert_eq!(searched_total(&restarted, "meagle").await, 1);
     restarted.stop().await;
+}
+
+/// How many customers `search_text=text` finds (`meta.total_items`).
+async fn searched_total(app: &TestApp, text: &str) -> u64 {
+    let reply = app.get(&format!("/v1/customers?search_text={text}")).await;
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    reply.body["meta"]["total_items"].as_u64().unwrap()
 }
 
 fn urlencode(text: &str) -> String {
