@@ -494,12 +494,19 @@ async fn disabled_endpoints_get_nothing_and_failing_ones_are_disabled_after_five
     customer(&app, "Chris Traeger").await;
     live.wait_for(1).await;
     failing.wait_for(1).await;
-    app.clock.advance(Span::days(6));
-    failing.wait_for(2).await;
     let failing_path = format!(
         "/v1/webhook_endpoints/{}",
         failing_hook["id"].as_str().unwrap()
     );
+    // The first failure is recorded after the receiver has answered; time
+    // moves on only once it is, or the failing streak would start 6 days
+    // later.
+    app.eventually(&format!("{failing_path}/deliveries"), |attempts| {
+        attempts.as_array().is_some_and(|a| a.len() == 1)
+    })
+    .await;
+    app.clock.advance(Span::days(6));
+    failing.wait_for(2).await;
     app.eventually(&failing_path, |e| e["disabled"] == true)
         .await;
 
