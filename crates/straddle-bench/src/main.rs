@@ -185,12 +185,37 @@ fn stat_cpu_seconds(path: &str) -> Option<f64> {
 /// the write path itself, apart from HTTP and the load generator.
 const WRITER_THREAD: &str = "sqlite-writer";
 
+/// CPU time every PostgreSQL server process on this machine (the
+/// postmaster, its background workers and the connections' backends) has
+/// used so far, in seconds; `None` where none is visible (a database on
+/// another machine). A backend that exits takes its time with it, so the
+/// figure holds while the servers keep their connections.
+fn postgres_cpu_seconds() -> Option<f64> {
+    let processes = std::fs::read_dir("/proc").ok()?;
+    let seconds: Vec<f64> = processes
+        .flatten()
+        .filter(|p| {
+            p.file_name()
+                .to_string_lossy()
+                .bytes()
+                .all(|b| b.is_ascii_digit())
+        })
+        .filter(|p| {
+            std::fs::read_to_string(p.path().join("comm")).is_ok_and(|c| c.trim_end() == "postgres")
+        })
+        .filter_map(|p| stat_cpu_seconds(&p.path().join("stat").to_string_lossy()))
+        .collect();
+    (!seconds.is_empty()).then(|| seconds.iter().sum())
+}
+
 /// Runs a scenario and charges the CPU time `servers` used meanwhile to
 /// its requests: server CPU per request, a figure the shared machine's
 /// noise barely moves (unlike requests per second), and the same for the
-/// SQLite writer thread alone.
+/// SQLite writer thread alone and, with `postgres`, for the PostgreSQL
+/// server on this machine.
 async fn on_servers(
     servers: &[&Process],
+    postgres: bool,
     scenario: impl std::future::Future<Output = Report>,
 ) -> Report {
     let used = || servers.iter().map(|s| s.cpu_seconds()).sum::<Option<f64>>();
@@ -200,7 +225,8 @@ async fn on_servers(
             .map(|s| s.thread_cpu_seconds(WRITER_THREAD))
             .sum::<Option<f64>>()
     };
-    let (before, writer_before) = (used(), writer());
+    let database = || postgres.then(postgres_cpu_seconds).flatten();
+    let (before, writer_before, database_before) = (used(), writer(), database());
     let mut report = scenario.await;
     let per_request = |seconds: f64| seconds * 1e6 / report.requests.max(1) as f64;
     if let (Some(before), Some(after)) = (before, used()) {
@@ -208,6 +234,9 @@ async fn on_servers(
     }
     if let (Some(before), Some(after)) = (writer_before, writer()) {
         report.writer_cpu_us = Some(per_request(after - before));
+    }
+    if let (Some(before), Some(after)) = (database_before, database()) {
+        report.database_cpu_us = Some(per_request(after - before));
     }
     report
 }
@@ -424,11 +453,8 @@ async fn throughput(load: &Load, instances: usize, serve_args: &[String]) -> any
     );
     let paykey_id = create(&http, &urls[0], &key, "/v1/bridge/bank_account", &link_body).await?;
 
-    let backend = if db.postgres_base.is_some() {
-        "PostgreSQL"
-    } else {
-        "SQLite"
-    };
+    let postgres = db.postgres_base.is_some();
+    let backend = if postgres { "PostgreSQL" } else { "SQLite" };
     let rounds = load.rounds;
     println!(
         "{} connections, {} s per scenario{}, {backend}, {} instance(s), load generator on the same machine\n",
@@ -446,6 +472,7 @@ async fn throughput(load: &Load, instances: usize, serve_args: &[String]) -> any
     for _ in 0..rounds {
         let base = on_servers(
             &[&baseline.process],
+            false,
             run("baseline GET / (bare JSON)", load.connections, duration, {
                 let url = baseline.url.clone();
                 move |client, _| client.get(format!("{url}/"))
@@ -454,6 +481,7 @@ async fn throughput(load: &Load, instances: usize, serve_args: &[String]) -> any
         .await;
         let write = on_servers(
             &processes,
+            postgres,
             run(
                 "POST /v1/bridge/bank_account",
                 load.connections,
@@ -472,6 +500,7 @@ async fn throughput(load: &Load, instances: usize, serve_args: &[String]) -> any
         .await;
         let read = on_servers(
             &processes,
+            postgres,
             run("GET /v1/paykeys/{id}", load.connections, duration, {
                 let (urls, key, paykey_id) = (urls.clone(), key.clone(), paykey_id.clone());
                 move |client, i| {
@@ -705,6 +734,8 @@ struct Report {
     server_cpu_us: Option<f64>,
     /// The SQLite writer thread's CPU time per request, in microseconds.
     writer_cpu_us: Option<f64>,
+    /// The PostgreSQL server's CPU time per request, in microseconds.
+    database_cpu_us: Option<f64>,
 }
 
 impl Report {
@@ -720,6 +751,7 @@ impl Report {
         };
         self.server_cpu_us = per_request(self.server_cpu_us, round.server_cpu_us);
         self.writer_cpu_us = per_request(self.writer_cpu_us, round.writer_cpu_us);
+        self.database_cpu_us = per_request(self.database_cpu_us, round.database_cpu_us);
         self.requests += round.requests;
         self.errors += round.errors;
         self.seconds += round.seconds;
@@ -738,7 +770,7 @@ impl Report {
 
 fn print_table(base: &Report, reports: &[&Report]) {
     println!(
-        "{:<46} {:>9} {:>8} {:>8} {:>8} {:>8} {:>8} {:>7} {:>10} {:>10}",
+        "{:<46} {:>9} {:>8} {:>8} {:>8} {:>8} {:>8} {:>7} {:>10} {:>10} {:>10}",
         "scenario",
         "req/s",
         "p50 ms",
@@ -748,11 +780,12 @@ fn print_table(base: &Report, reports: &[&Report]) {
         "vs base",
         "errors",
         "server CPU",
-        "writer CPU"
+        "writer CPU",
+        "db CPU"
     );
     for report in reports {
         println!(
-            "{:<46} {:>9.0} {:>8.2} {:>8.2} {:>8.2} {:>8.1} {:>7.2}x {:>7} {:>10} {:>10}",
+            "{:<46} {:>9.0} {:>8.2} {:>8.2} {:>8.2} {:>8.1} {:>7.2}x {:>7} {:>10} {:>10} {:>10}",
             report.name,
             report.throughput(),
             report.percentile_ms(0.50),
@@ -763,6 +796,7 @@ fn print_table(base: &Report, reports: &[&Report]) {
             report.errors,
             micros(report.server_cpu_us),
             micros(report.writer_cpu_us),
+            micros(report.database_cpu_us),
         );
     }
 }
@@ -822,6 +856,7 @@ where
         latencies_us,
         server_cpu_us: None,
         writer_cpu_us: None,
+        database_cpu_us: None,
     }
 }
 
@@ -838,6 +873,7 @@ mod tests {
             latencies_us,
             server_cpu_us: Some(cpu_us),
             writer_cpu_us: None,
+            database_cpu_us: Some(cpu_us / 2.0),
         }
     }
 
@@ -852,6 +888,7 @@ mod tests {
         assert!((total.percentile_ms(1.0) - 0.05).abs() < 1e-9);
         assert_eq!(total.server_cpu_us, Some(80.0), "weighted by requests");
         assert_eq!(total.writer_cpu_us, None);
+        assert_eq!(total.database_cpu_us, Some(40.0));
     }
 
     #[test]
