@@ -161,13 +161,25 @@ impl Process {
     /// CPU time its thread named `name` has used so far, in seconds; `None`
     /// where it has no such thread.
     fn thread_cpu_seconds(&self, name: &str) -> Option<f64> {
-        let tasks = std::fs::read_dir(format!("/proc/{}/task", self.0.id())).ok()?;
-        tasks.flatten().find_map(|task| {
-            let comm = std::fs::read_to_string(task.path().join("comm")).ok()?;
-            let stat = task.path().join("stat");
-            (comm.trim_end() == name).then(|| stat_cpu_seconds(&stat.to_string_lossy()))?
-        })
+        named_cpu_seconds(&format!("/proc/{}/task", self.0.id()), name)
+            .first()
+            .copied()
     }
+}
+
+/// The CPU time, in seconds, of each process or thread listed in `dir`
+/// (`/proc`, or a process's `task` directory) whose name is `name`.
+fn named_cpu_seconds(dir: &str, name: &str) -> Vec<f64> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    entries
+        .flatten()
+        .filter(|entry| {
+            std::fs::read_to_string(entry.path().join("comm")).is_ok_and(|c| c.trim_end() == name)
+        })
+        .filter_map(|entry| stat_cpu_seconds(&entry.path().join("stat").to_string_lossy()))
+        .collect()
 }
 
 /// User and system CPU time in a `/proc/…/stat` file, in seconds (Linux
@@ -191,20 +203,7 @@ const WRITER_THREAD: &str = "sqlite-writer";
 /// another machine). A backend that exits takes its time with it, so the
 /// figure holds while the servers keep their connections.
 fn postgres_cpu_seconds() -> Option<f64> {
-    let processes = std::fs::read_dir("/proc").ok()?;
-    let seconds: Vec<f64> = processes
-        .flatten()
-        .filter(|p| {
-            p.file_name()
-                .to_string_lossy()
-                .bytes()
-                .all(|b| b.is_ascii_digit())
-        })
-        .filter(|p| {
-            std::fs::read_to_string(p.path().join("comm")).is_ok_and(|c| c.trim_end() == "postgres")
-        })
-        .filter_map(|p| stat_cpu_seconds(&p.path().join("stat").to_string_lossy()))
-        .collect();
+    let seconds = named_cpu_seconds("/proc", "postgres");
     (!seconds.is_empty()).then(|| seconds.iter().sum())
 }
 
