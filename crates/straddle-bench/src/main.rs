@@ -207,11 +207,29 @@ fn postgres_cpu_seconds() -> Option<f64> {
     (!seconds.is_empty()).then(|| seconds.iter().sum())
 }
 
+/// The machine's CPU ticks so far (all CPUs): idle (with I/O wait) and in
+/// all, from the first line of `/proc/stat`.
+fn machine_ticks() -> Option<(u64, u64)> {
+    let stat = std::fs::read_to_string("/proc/stat").ok()?;
+    let ticks: Vec<u64> = stat
+        .lines()
+        .next()?
+        .split_whitespace()
+        .skip(1)
+        .map(|field| field.parse().ok())
+        .collect::<Option<_>>()?;
+    let idle = ticks.get(3)? + ticks.get(4)?;
+    Some((idle, ticks.iter().sum()))
+}
+
 /// Runs a scenario and charges the CPU time `servers` used meanwhile to
 /// its requests: server CPU per request, a figure the shared machine's
 /// noise barely moves (unlike requests per second), and the same for the
 /// SQLite writer thread alone and, with `postgres`, for the PostgreSQL
-/// server on this machine.
+/// server on this machine. Also the load generator's own CPU per request
+/// (this process's) and the share of the machine left idle: near 0 % the
+/// scenario is bound by CPU, well above it by waiting (on the disk, on
+/// one thread, on locks).
 async fn on_servers(
     servers: &[&Process],
     postgres: bool,
@@ -225,7 +243,9 @@ async fn on_servers(
             .sum::<Option<f64>>()
     };
     let database = || postgres.then(postgres_cpu_seconds).flatten();
+    let load = || stat_cpu_seconds("/proc/self/stat");
     let (before, writer_before, database_before) = (used(), writer(), database());
+    let (load_before, machine_before) = (load(), machine_ticks());
     let mut report = scenario.await;
     let per_request = |seconds: f64| seconds * 1e6 / report.requests.max(1) as f64;
     if let (Some(before), Some(after)) = (before, used()) {
@@ -236,6 +256,14 @@ async fn on_servers(
     }
     if let (Some(before), Some(after)) = (database_before, database()) {
         report.database_cpu_us = Some(per_request(after - before));
+    }
+    if let (Some(before), Some(after)) = (load_before, load()) {
+        report.load_cpu_us = Some(per_request(after - before));
+    }
+    if let (Some((idle_before, all_before)), Some((idle, all))) = (machine_before, machine_ticks())
+    {
+        let all = all.saturating_sub(all_before).max(1);
+        report.idle_percent = Some(100.0 * idle.saturating_sub(idle_before) as f64 / all as f64);
     }
     report
 }
@@ -282,13 +310,13 @@ fn start(mut command: Command) -> anyhow::Result<Started> {
     }
 }
 
-/// The database a run uses, removed when dropped (PostgreSQL databases are
-/// dropped by [`Database::drop_now`]).
+/// The database a run uses, removed when dropped (also when the run fails
+/// part-way), unless kept.
 struct Database {
     url: String,
     dir: PathBuf,
     postgres_base: Option<String>,
-    /// Left in place by [`Database::drop_now`].
+    /// Left in place when dropped.
     kept: bool,
 }
 
@@ -358,19 +386,39 @@ impl Database {
             .sum()),
         }
     }
+}
 
-    async fn drop_now(self) -> anyhow::Result<()> {
+impl Drop for Database {
+    fn drop(&mut self) {
         if self.kept {
-            return Ok(());
+            return;
         }
-        if let Some(base) = &self.postgres_base {
+        if let Some(base) = self.postgres_base.clone() {
             let name = bench_database_name();
-            let mut conn = PgConnection::connect(base).await?;
-            conn.execute(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)").as_str())
-                .await?;
+            // `drop` cannot await, and blocking on the bench's runtime from
+            // inside it would panic: the statement runs on a thread with a
+            // runtime of its own.
+            let sql = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
+            let dropped = std::thread::spawn(move || -> anyhow::Result<()> {
+                tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()?
+                    .block_on(async {
+                        PgConnection::connect(&base)
+                            .await?
+                            .execute(sql.as_str())
+                            .await?;
+                        Ok(())
+                    })
+            })
+            .join();
+            match dropped {
+                Ok(Ok(())) => {}
+                Ok(Err(err)) => eprintln!("could not drop the database {name}: {err:#}"),
+                Err(_) => eprintln!("could not drop the database {name}"),
+            }
         }
         let _ = std::fs::remove_dir_all(&self.dir);
-        Ok(())
     }
 }
 
@@ -538,7 +586,7 @@ async fn throughput(load: &Load, instances: usize, serve_args: &[String]) -> any
     let binary = std::fs::metadata(straddle()?)?.len();
     println!("release binary: {:.1} MiB", binary as f64 / 1_048_576.0);
     drop(baseline);
-    db.drop_now().await
+    Ok(())
 }
 
 async fn scale(
@@ -692,7 +740,7 @@ async fn scale(
     println!("\nserver RSS: {}", server.process.rss_report());
     drop(server);
     drop(baseline);
-    db.drop_now().await
+    Ok(())
 }
 
 fn customer_body() -> Value {
@@ -735,6 +783,10 @@ struct Report {
     writer_cpu_us: Option<f64>,
     /// The PostgreSQL server's CPU time per request, in microseconds.
     database_cpu_us: Option<f64>,
+    /// The load generator's CPU time per request, in microseconds.
+    load_cpu_us: Option<f64>,
+    /// The share of the machine's CPU time left idle, in percent.
+    idle_percent: Option<f64>,
 }
 
 impl Report {
@@ -751,6 +803,14 @@ impl Report {
         self.server_cpu_us = per_request(self.server_cpu_us, round.server_cpu_us);
         self.writer_cpu_us = per_request(self.writer_cpu_us, round.writer_cpu_us);
         self.database_cpu_us = per_request(self.database_cpu_us, round.database_cpu_us);
+        self.load_cpu_us = per_request(self.load_cpu_us, round.load_cpu_us);
+        self.idle_percent = (|| {
+            let (sa, sb) = (self.seconds, round.seconds);
+            Some(
+                (self.idle_percent? * sa + round.idle_percent? * sb)
+                    / (sa + sb).max(f64::MIN_POSITIVE),
+            )
+        })();
         self.requests += round.requests;
         self.errors += round.errors;
         self.seconds += round.seconds;
@@ -769,7 +829,7 @@ impl Report {
 
 fn print_table(base: &Report, reports: &[&Report]) {
     println!(
-        "{:<46} {:>9} {:>8} {:>8} {:>8} {:>8} {:>8} {:>7} {:>10} {:>10} {:>10}",
+        "{:<46} {:>9} {:>8} {:>8} {:>8} {:>8} {:>8} {:>7} {:>10} {:>10} {:>10} {:>10} {:>5}",
         "scenario",
         "req/s",
         "p50 ms",
@@ -780,11 +840,13 @@ fn print_table(base: &Report, reports: &[&Report]) {
         "errors",
         "server CPU",
         "writer CPU",
-        "db CPU"
+        "db CPU",
+        "load CPU",
+        "idle"
     );
     for report in reports {
         println!(
-            "{:<46} {:>9.0} {:>8.2} {:>8.2} {:>8.2} {:>8.1} {:>7.2}x {:>7} {:>10} {:>10} {:>10}",
+            "{:<46} {:>9.0} {:>8.2} {:>8.2} {:>8.2} {:>8.1} {:>7.2}x {:>7} {:>10} {:>10} {:>10} {:>10} {:>5}",
             report.name,
             report.throughput(),
             report.percentile_ms(0.50),
@@ -796,6 +858,10 @@ fn print_table(base: &Report, reports: &[&Report]) {
             micros(report.server_cpu_us),
             micros(report.writer_cpu_us),
             micros(report.database_cpu_us),
+            micros(report.load_cpu_us),
+            report
+                .idle_percent
+                .map_or("-".to_string(), |idle| format!("{idle:.0}%")),
         );
     }
 }
@@ -856,6 +922,8 @@ where
         server_cpu_us: None,
         writer_cpu_us: None,
         database_cpu_us: None,
+        load_cpu_us: None,
+        idle_percent: None,
     }
 }
 
@@ -873,6 +941,8 @@ mod tests {
             server_cpu_us: Some(cpu_us),
             writer_cpu_us: None,
             database_cpu_us: Some(cpu_us / 2.0),
+            load_cpu_us: Some(cpu_us / 4.0),
+            idle_percent: Some(cpu_us / 10.0),
         }
     }
 
@@ -888,6 +958,9 @@ mod tests {
         assert_eq!(total.server_cpu_us, Some(80.0), "weighted by requests");
         assert_eq!(total.writer_cpu_us, None);
         assert_eq!(total.database_cpu_us, Some(40.0));
+        assert_eq!(total.load_cpu_us, Some(20.0));
+        // 10 % for 1 s and 5 % for 2 s: idle is weighted by time.
+        assert!((total.idle_percent.unwrap() - 20.0 / 3.0).abs() < 1e-9);
     }
 
     #[test]
