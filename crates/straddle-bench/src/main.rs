@@ -247,19 +247,13 @@ async fn on_servers(
     let (before, writer_before, database_before) = (used(), writer(), database());
     let (load_before, machine_before) = (load(), machine_ticks());
     let mut report = scenario.await;
-    let per_request = |seconds: f64| seconds * 1e6 / report.requests.max(1) as f64;
-    if let (Some(before), Some(after)) = (before, used()) {
-        report.server_cpu_us = Some(per_request(after - before));
-    }
-    if let (Some(before), Some(after)) = (writer_before, writer()) {
-        report.writer_cpu_us = Some(per_request(after - before));
-    }
-    if let (Some(before), Some(after)) = (database_before, database()) {
-        report.database_cpu_us = Some(per_request(after - before));
-    }
-    if let (Some(before), Some(after)) = (load_before, load()) {
-        report.load_cpu_us = Some(per_request(after - before));
-    }
+    let requests = report.requests.max(1) as f64;
+    let per_request =
+        |before: Option<f64>, after: Option<f64>| Some((after? - before?) * 1e6 / requests);
+    report.server_cpu_us = per_request(before, used());
+    report.writer_cpu_us = per_request(writer_before, writer());
+    report.database_cpu_us = per_request(database_before, database());
+    report.load_cpu_us = per_request(load_before, load());
     if let (Some((idle_before, all_before)), Some((idle, all))) = (machine_before, machine_ticks())
     {
         let all = all.saturating_sub(all_before).max(1);
@@ -796,21 +790,16 @@ impl Report {
 
     /// Adds a later round of the same scenario.
     fn add(&mut self, round: Report) {
-        let per_request = |a: Option<f64>, b: Option<f64>| {
-            let (ra, rb) = (self.requests as f64, round.requests as f64);
-            Some((a? * ra + b? * rb) / (ra + rb).max(1.0))
-        };
+        let (requests, seconds) = (
+            (self.requests as f64, round.requests as f64),
+            (self.seconds, round.seconds),
+        );
+        let per_request = |a, b| weighted_mean((a, b), requests);
         self.server_cpu_us = per_request(self.server_cpu_us, round.server_cpu_us);
         self.writer_cpu_us = per_request(self.writer_cpu_us, round.writer_cpu_us);
         self.database_cpu_us = per_request(self.database_cpu_us, round.database_cpu_us);
         self.load_cpu_us = per_request(self.load_cpu_us, round.load_cpu_us);
-        self.idle_percent = (|| {
-            let (sa, sb) = (self.seconds, round.seconds);
-            Some(
-                (self.idle_percent? * sa + round.idle_percent? * sb)
-                    / (sa + sb).max(f64::MIN_POSITIVE),
-            )
-        })();
+        self.idle_percent = weighted_mean((self.idle_percent, round.idle_percent), seconds);
         self.requests += round.requests;
         self.errors += round.errors;
         self.seconds += round.seconds;
@@ -825,6 +814,12 @@ impl Report {
         let index = ((self.latencies_us.len() as f64 - 1.0) * p).round() as usize;
         self.latencies_us[index] as f64 / 1000.0
     }
+}
+
+/// The mean of two figures weighted by `weights`; `None` unless both are
+/// measured.
+fn weighted_mean((a, b): (Option<f64>, Option<f64>), (wa, wb): (f64, f64)) -> Option<f64> {
+    Some((a? * wa + b? * wb) / (wa + wb).max(f64::MIN_POSITIVE))
 }
 
 fn print_table(base: &Report, reports: &[&Report]) {
